@@ -1,0 +1,11 @@
+// Registration of the quantlm subcommands; each lives in its own file and adds itself to the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace quantlm::cli {
+
+void add_info_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
+
+}  // namespace quantlm::cli

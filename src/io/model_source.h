@@ -42,7 +42,7 @@ struct ModelSource {
   std::vector<gguf::KeyValue> metadata;
   std::vector<SourceTensor> tensors;
   std::shared_ptr<const tokenizer::Tokenizer> tokenizer;  // null when the source has none
-  std::vector<std::shared_ptr<const void>> keep_alive;   // mappings and owned buffers behind `data`
+  std::vector<std::shared_ptr<const void>> keep_alive;    // mappings and owned buffers behind `data`
 
   [[nodiscard]] const gguf::Value* find(std::string_view key) const;
   [[nodiscard]] const SourceTensor* find_tensor(std::string_view name) const;
@@ -50,8 +50,9 @@ struct ModelSource {
 
 // Options for sources that need more than a path.
 struct SourceOptions {
-  std::filesystem::path llama2c_tokenizer;  // tokenizer.bin for a llama2.c .bin (default: tokenizer.bin / tok512.bin beside it)
-  std::filesystem::path vocabulary_gguf;    // a GGUF whose tokenizer a Hugging Face directory without tokenizer.json uses
+  std::filesystem::path
+      llama2c_tokenizer;  // tokenizer.bin for a llama2.c .bin (default: tokenizer.bin / tok512.bin beside it)
+  std::filesystem::path vocabulary_gguf;  // a GGUF whose tokenizer a Hugging Face directory without tokenizer.json uses
 };
 
 // Opens a GGUF file, a llama2.c checkpoint (.bin) or a Hugging Face directory

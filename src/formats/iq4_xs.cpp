@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstddef>
 
 #include "core/half.h"
 #include "formats/kquants.h"
@@ -91,7 +92,7 @@ BlockIQ4XS quantize_block_iq4_xs(const float* x) {
   float max_scale = 0.F;
   float max_abs_scale = 0.F;
   for (int sb = 0; sb < 8; ++sb) {
-    scales[idx(sb)] = best_sub_scale(x + 32 * sb);
+    scales[idx(sb)] = best_sub_scale(x + std::ptrdiff_t{32} * sb);
     if (std::fabs(scales[idx(sb)]) > max_abs_scale) {
       max_abs_scale = std::fabs(scales[idx(sb)]);
       max_scale = scales[idx(sb)];

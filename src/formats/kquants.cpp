@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
 #include "core/half.h"
@@ -222,7 +223,7 @@ BlockQ6K quantize_block_q6_k(const float* x) {
   float max_scale = 0.F;
   float max_abs_scale = 0.F;
   for (int j = 0; j < kQK / 16; ++j) {
-    const float s = kq::make_qx_quants(16, 32, x + 16 * j, levels.data() + 16 * j);
+    const float s = kq::make_qx_quants(16, 32, x + std::ptrdiff_t{16} * j, levels.data() + std::ptrdiff_t{16} * j);
     scales[idx(j)] = s;
     if (std::fabs(s) > max_abs_scale) {
       max_abs_scale = std::fabs(s);
@@ -253,7 +254,7 @@ BlockQ6K quantize_block_q6_k(const float* x) {
     for (int l = 0; l < 32; ++l) {
       std::array<unsigned, 4> q{};
       for (int k = 0; k < 4; ++k) {
-        q[idx(k)] = static_cast<unsigned>(levels[idx(128 * h + 32 * k + l)]);
+        q[idx(k)] = static_cast<unsigned>(static_cast<std::uint8_t>(levels[idx(128 * h + 32 * k + l)]));
       }
       b.ql[idx(64 * h + l)] = static_cast<std::uint8_t>((q[0] & 0xFU) | ((q[2] & 0xFU) << 4));
       b.ql[idx(64 * h + 32 + l)] = static_cast<std::uint8_t>((q[1] & 0xFU) | ((q[3] & 0xFU) << 4));

@@ -27,14 +27,14 @@ namespace quantlm::formats {
 // scale times the integer sub-scale), except IQ4_XS, which like llama.cpp
 // rounds against its fp32 step and stores only d in fp16.
 
-// One super-block: `y`/`x` point at kQK = 256 floats.
-void dequantize_block(const BlockQ2K& b, float* y);
-void dequantize_block(const BlockQ3K& b, float* y);
-void dequantize_block(const BlockQ4K& b, float* y);
-void dequantize_block(const BlockQ5K& b, float* y);
-void dequantize_block(const BlockQ6K& b, float* y);
-void dequantize_block(const BlockQ8K& b, float* y);
-void dequantize_block(const BlockIQ4XS& b, float* y);
+// One super-block: `dst`/`x` point at kQK = 256 floats.
+void dequantize_block(const BlockQ2K& b, float* dst);
+void dequantize_block(const BlockQ3K& b, float* dst);
+void dequantize_block(const BlockQ4K& b, float* dst);
+void dequantize_block(const BlockQ5K& b, float* dst);
+void dequantize_block(const BlockQ6K& b, float* dst);
+void dequantize_block(const BlockQ8K& b, float* dst);
+void dequantize_block(const BlockIQ4XS& b, float* dst);
 
 [[nodiscard]] BlockQ2K quantize_block_q2_k(const float* x);
 [[nodiscard]] BlockQ3K quantize_block_q3_k(const float* x);

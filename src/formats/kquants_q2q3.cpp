@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstddef>
 
 #include "core/half.h"
 #include "formats/kquants.h"
@@ -56,10 +57,10 @@ BlockQ2K quantize_block_q2_k(const float* x) {
   float max_scale = 0.F;
   float max_min = 0.F;
   for (int j = 0; j < kQK / 16; ++j) {
-    const float* xj = x + 16 * j;
+    const float* xj = x + std::ptrdiff_t{16} * j;
     for (int l = 0; l < 16; ++l) weights[idx(l)] = std::fabs(xj[l]);
-    scales[idx(j)] =
-        kq::make_qkx2_quants(16, xj, weights.data(), levels.data() + 16 * j, &mins[idx(j)], aux.data(), kGrid);
+    scales[idx(j)] = kq::make_qkx2_quants(16, xj, weights.data(), levels.data() + std::ptrdiff_t{16} * j, &mins[idx(j)],
+                                          aux.data(), kGrid);
     if (scales[idx(j)] > max_scale) max_scale = scales[idx(j)];
     if (mins[idx(j)] > max_min) max_min = mins[idx(j)];
   }
@@ -118,7 +119,7 @@ BlockQ3K quantize_block_q3_k(const float* x) {
   float max_scale = 0.F;
   float max_abs_scale = 0.F;
   for (int j = 0; j < kQK / 16; ++j) {
-    scales[idx(j)] = kq::make_q3_quants(16, 4, x + 16 * j, levels.data() + 16 * j);
+    scales[idx(j)] = kq::make_q3_quants(16, 4, x + std::ptrdiff_t{16} * j, levels.data() + std::ptrdiff_t{16} * j);
     if (std::fabs(scales[idx(j)]) > max_abs_scale) {
       max_abs_scale = std::fabs(scales[idx(j)]);
       max_scale = scales[idx(j)];
@@ -152,7 +153,7 @@ BlockQ3K quantize_block_q3_k(const float* x) {
   // Split each level into the high bit (hmask) and the low two bits (qs).
   std::array<std::uint8_t, kQK> low_levels{};
   for (int w = 0; w < kQK; ++w) {
-    const int level = levels[idx(w)];
+    const int level = static_cast<std::uint8_t>(levels[idx(w)]);  // 0..7
     if (level > 3) b.hmask[idx(w % 32)] = static_cast<std::uint8_t>(b.hmask[idx(w % 32)] | (1U << (w / 32)));
     low_levels[idx(w)] = static_cast<std::uint8_t>(level > 3 ? level - 4 : level);
   }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstddef>
 
 #include "core/half.h"
 #include "formats/kquants.h"
@@ -45,15 +46,15 @@ AffineBlock quantize_affine(const float* x, const kq::AffineSearch& grid) {
   float max_scale = 0.F;
   float max_min = 0.F;
   for (int j = 0; j < 8; ++j) {
-    const float* xj = x + 32 * j;
+    const float* xj = x + std::ptrdiff_t{32} * j;
     // Weight |x| plus the sub-block's RMS: large values matter more, but not
     // so much that small ones are ignored.
     float sum_x2 = 0.F;
     for (int l = 0; l < 32; ++l) sum_x2 += xj[l] * xj[l];
     const float rms = std::sqrt(sum_x2 / 32.F);
     for (int l = 0; l < 32; ++l) weights[idx(l)] = rms + std::fabs(xj[l]);
-    scales[idx(j)] =
-        kq::make_qkx2_quants(32, xj, weights.data(), out.levels.data() + 32 * j, &mins[idx(j)], aux.data(), grid);
+    scales[idx(j)] = kq::make_qkx2_quants(32, xj, weights.data(), out.levels.data() + std::ptrdiff_t{32} * j,
+                                          &mins[idx(j)], aux.data(), grid);
     if (scales[idx(j)] > max_scale) max_scale = scales[idx(j)];
     if (mins[idx(j)] > max_min) max_min = mins[idx(j)];
   }

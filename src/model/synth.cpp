@@ -92,7 +92,7 @@ Vocab make_vocab(std::int64_t size) {
   for (int b = 0; b < 256; ++b) push(fmt::format("<0x{:02X}>", b), 0.0F, 6);
   const std::string space = "\xE2\x96\x81";  // U+2581, SentencePiece's word-start marker
   std::vector<std::string> pieces = {space};
-  for (char ch = 'a'; ch <= 'z'; ++ch) pieces.push_back(std::string(1, ch));
+  for (char ch = 'a'; ch <= 'z'; ++ch) pieces.emplace_back(1, ch);
   for (char ch = 'a'; ch <= 'z'; ++ch) pieces.push_back(space + std::string(1, ch));
   for (char x = 'a'; x <= 'z'; ++x) {
     for (char y = 'a'; y <= 'z'; ++y) pieces.push_back(std::string{x, y});

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/tensor_view.h"
+#include "formats/scale_search.h"
 
 namespace quantlm::formats {
 
@@ -49,6 +50,26 @@ enum class FormatId : std::uint32_t {
   TQ1_0 = 34,
   TQ2_0 = 35,
   MXFP4 = 39,
+  // quantlm's own formats (docs/FORMATS.md). Integers: I<bits>_<granularity>
+  // with ROW (one fp32 scale per row) or G<n> (one fp16 scale per n values,
+  // the last group ragged), "A" for affine (scale and offset).
+  // clang-format off
+  I8_ROW = 1000, I8_ROWA = 1001, I8_G32 = 1002, I8_G32A = 1003,
+  I8_G64 = 1004, I8_G64A = 1005, I8_G128 = 1006, I8_G128A = 1007,
+  I4_ROW = 1008, I4_ROWA = 1009, I4_G32 = 1010, I4_G32A = 1011,
+  I4_G64 = 1012, I4_G64A = 1013, I4_G128 = 1014, I4_G128A = 1015,
+  I3_ROW = 1016, I3_ROWA = 1017, I3_G32 = 1018, I3_G32A = 1019,
+  I3_G64 = 1020, I3_G64A = 1021, I3_G128 = 1022, I3_G128A = 1023,
+  I2_ROW = 1024, I2_ROWA = 1025, I2_G32 = 1026, I2_G32A = 1027,
+  I2_G64 = 1028, I2_G64A = 1029, I2_G128 = 1030, I2_G128A = 1031,
+  NF4_G64 = 1032,     // QLoRA's NormalFloat-4 levels, absmax scale
+  LOG2_4_G32 = 1033,  // sign and 3-bit exponent: +-2^-e, e in 0..7
+  FP8_G32 = 1034,     // FP8 E4M3 (fn) codes under a per-group scale
+  BIN_G32 = 1035,     // sign, scale mean |x| (XNOR-Net)
+  BIN_ROW = 1036,
+  TERN_G32 = 1037,    // {-1, 0, +1}, scale mean |x| (BitNet b1.58's absmean)
+  TERN_ROW = 1038,
+  // clang-format on
 };
 // clang-format on
 inline constexpr std::uint32_t kFirstQuantlmId = 1000;
@@ -56,13 +77,21 @@ inline constexpr std::uint32_t kFirstQuantlmId = 1000;
 // Where a format comes from, which says which tools can read a file using it.
 enum class Origin : std::uint8_t { ggml, quantlm };
 
-// Row functions. `n` is the number of values in the row and a multiple of the
-// format's block_elems; `dst`/`src` hold n / block_elems blocks.
+// Row functions. `n` is the number of values in the row: a multiple of the
+// format's block_elems for block formats, any length for row-level formats
+// (row_bytes_fn set), whose calls must cover whole rows.
 using DequantizeRowFn = void (*)(const std::byte* src, float* dst, std::int64_t n);
 // The deterministic reference quantizer (no importance weights). For ggml
 // types it reproduces llama.cpp's `_ref` output byte for byte where the tests
 // say so (zoo files are the test vectors).
 using QuantizeRowFn = void (*)(const float* src, std::byte* dst, std::int64_t n);
+// Quantizes with a scale search, importance weights or a fixed scale.
+using QuantizeRowWithFn = void (*)(const float* src, std::byte* dst, std::int64_t n, const RowQuantizeOptions& options);
+// Multiplies every decoded value of a stored row by `factor`, by scaling the
+// stored scales (and offsets), each re-rounded to its stored precision.
+using RescaleRowFn = void (*)(std::byte* row, std::int64_t n, float factor);
+// Bytes of a row of n values for row-level layouts; -1 when n < 0 or the size overflows int64.
+using RowBytesFn = std::int64_t (*)(std::int64_t n);
 
 // Everything quantlm knows about one format. Later layers add their entries
 // (dequantize, quantize, dot kernel) to this record, never a parallel list.
@@ -76,10 +105,33 @@ struct FormatTraits {
   bool is_float_weight;                  // usable as an unquantized weight (F32, F16, BF16)
   DequantizeRowFn dequantize = nullptr;  // nullptr: the bytes can be read and copied, not decoded
   QuantizeRowFn quantize_ref = nullptr;  // nullptr: quantlm cannot produce this format
+  // Row-level layout (quantlm's group and per-row formats): rows of any length,
+  // a ragged last group, or a per-row header. nullptr: rows are whole blocks.
+  RowBytesFn row_bytes_fn = nullptr;
+  QuantizeRowWithFn quantize = nullptr;  // nullptr: only quantize_ref (no search, importance or fixed scale)
+  RescaleRowFn rescale = nullptr;        // nullptr: no scale correction can be folded in
+  const Grid* grid = nullptr;            // the levels the codes decode to, for searchable formats
+  // Searchable formats: values sharing one scale (32 for ggml's legacy types,
+  // n for quantlm's G<n> formats, the last group ragged); 0 for per-row formats.
+  std::int64_t group = 0;
 
+  // Per full block. For per-row formats, block_elems / block_bytes count code
+  // bytes only and the fp32 row header comes on top: bits_per_weight(cols) is exact.
   [[nodiscard]] double bits_per_weight() const {
     return 8.0 * static_cast<double>(block_bytes) / static_cast<double>(block_elems);
   }
+  // Bits per weight of a row of `cols` values, headers and ragged groups included.
+  [[nodiscard]] double bits_per_weight(std::int64_t cols) const;
+  // Whether a row of `cols` values can be stored: any cols >= 0 for row-level
+  // layouts, a multiple of block_elems otherwise.
+  [[nodiscard]] bool row_length_ok(std::int64_t cols) const {
+    return cols >= 0 && (row_bytes_fn != nullptr || cols % block_elems == 0);
+  }
+  // Bytes of a row of `cols` values; nullopt when !row_length_ok(cols) or the
+  // size overflows int64. For untrusted sizes (file readers and writers).
+  [[nodiscard]] std::optional<std::int64_t> row_bytes_checked(std::int64_t cols) const;
+  // The same for a row length known to be valid (asserts).
+  [[nodiscard]] std::int64_t row_bytes(std::int64_t cols) const;
   [[nodiscard]] Storage storage() const {
     return Storage{element_type, static_cast<std::uint32_t>(id), block_elems, block_bytes};
   }

@@ -1,0 +1,95 @@
+// The float reference engine for Llama-family models (llama, qwen2): a model::CausalLm over a ModelSource's weights.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/aligned_buffer.h"
+#include "core/isa.h"
+#include "core/thread_pool.h"
+#include "io/model_source.h"
+#include "kernels/matmul.h"
+#include "model/attention.h"
+#include "model/causal_lm.h"
+#include "model/kv_cache.h"
+#include "model/llama_config.h"
+#include "model/llama_weights.h"
+#include "model/rope.h"
+
+namespace quantlm::model {
+
+struct LlamaOptions {
+  std::int64_t context_length = 0;  // positions the KV cache holds; 0: the model's context_length
+  std::int64_t max_batch = 512;     // tokens per internal step (bounds scratch memory); longer calls are split
+  ThreadPool* pool = nullptr;       // nullptr: default_thread_pool() at construction
+  Isa isa = active_isa();           // the highest kernel level to use
+};
+
+// Activations are f32 throughout; weights stay in the source's format and go
+// through kernels::Matmul (F32/F16/BF16 kernels, the generic dequantize path
+// for quantized formats). Prefill (many tokens per forward call) and decode
+// (one) run the same code; a token's logits do not depend on how the tokens
+// were batched (the kernels sum each output in the same order either way).
+// Not thread-safe: one forward at a time.
+class LlamaModel final : public CausalLm {
+ public:
+  // Reads and validates the config and tensors (quantlm::Error naming the
+  // source and what is wrong), binds the weights without copying them and
+  // shares ownership of the source's mappings, so `source` may be destroyed.
+  explicit LlamaModel(const io::ModelSource& source, const LlamaOptions& options = {});
+
+  [[nodiscard]] const LlamaConfig& config() const { return config_; }
+  [[nodiscard]] const LlamaWeights& weights() const { return weights_; }
+  // The kernels the matrix products use, e.g. "F32 avx512" or "Q4_0 dequantize+avx512, F16 avx512".
+  [[nodiscard]] std::string kernel_summary() const;
+
+  [[nodiscard]] std::int64_t vocab_size() const override { return config_.vocab_size; }
+  [[nodiscard]] std::int64_t context_length() const override { return cache_.capacity(); }
+  void reset() override { n_cached_ = 0; }
+  // Throws quantlm::Error for a token outside the vocabulary, a call that
+  // would overflow the cache, or a logits span of the wrong size.
+  void forward(std::span<const std::int32_t> tokens, std::span<float> logits) override;
+  [[nodiscard]] std::int64_t cached_tokens() const override { return n_cached_; }
+
+ private:
+  struct LayerOps {
+    kernels::Matmul wq, wk, wv, wo, gate, up, down;
+  };
+  // Activations of one step of up to max_batch tokens.
+  struct Scratch {
+    AlignedBuffer<float> x;     // (batch, dim) the residual stream
+    AlignedBuffer<float> xn;    // (batch, dim) its normalized copy
+    AlignedBuffer<float> q;     // (batch, n_heads, head_dim)
+    AlignedBuffer<float> k;     // (batch, n_kv_heads, head_dim)
+    AlignedBuffer<float> v;     // (batch, n_kv_heads, head_dim)
+    AlignedBuffer<float> attn;  // (batch, n_heads, head_dim)
+    AlignedBuffer<float> proj;  // (batch, dim) attention or FFN output before the residual add
+    AlignedBuffer<float> gate;  // (batch, n_ff)
+    AlignedBuffer<float> up;    // (batch, n_ff)
+  };
+
+  void forward_step(std::span<const std::int32_t> tokens, float* logits);
+  void attention_block(std::int64_t layer, std::int64_t n);
+  void ffn_block(std::int64_t layer, std::int64_t n);
+  // fn(token) for every token, on the pool when there is enough work (width values per token).
+  template <typename Fn>
+  void per_token(std::int64_t n, std::int64_t width, const Fn& fn);
+
+  std::vector<std::shared_ptr<const void>> keep_alive_;  // the source's mappings behind the weight views
+  LlamaConfig config_;
+  LlamaWeights weights_;
+  ThreadPool* pool_;
+  std::int64_t max_batch_;
+  std::vector<LayerOps> layer_ops_;
+  kernels::Matmul output_;
+  Rope rope_;
+  Attention attention_;
+  KvCache cache_;
+  Scratch s_;
+  std::int64_t n_cached_ = 0;
+};
+
+}  // namespace quantlm::model

@@ -7,5 +7,9 @@ namespace quantlm::cli {
 
 void add_info_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
+void add_perplexity_command(CLI::App& app);
+void add_kld_command(CLI::App& app);
 
 }  // namespace quantlm::cli

@@ -11,5 +11,6 @@ void add_generate_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
 void add_kld_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 
 }  // namespace quantlm::cli

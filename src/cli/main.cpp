@@ -19,6 +19,7 @@ int run(int argc, char** argv) {
   quantlm::cli::add_convert_command(app);
   quantlm::cli::add_perplexity_command(app);
   quantlm::cli::add_kld_command(app);
+  quantlm::cli::add_quantize_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,11 +1,17 @@
 // The kernel registry: one line per format-specific kernel, generic dequantize kernels for the rest, and selection.
 #include <fmt/format.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <vector>
 
 #include "core/cpu_features.h"
 #include "core/error.h"
+#include "kernels/i8_row_impl.h"
 #include "kernels/matmul_impl.h"
+#include "kernels/q8_activations.h"
+#include "kernels/quant_k_impl.h"
+#include "kernels/quant_legacy_impl.h"
 
 namespace quantlm::kernels {
 namespace {
@@ -14,10 +20,17 @@ using formats::FormatId;
 using namespace detail;  // NOLINT(google-build-using-namespace): the kernels themselves
 
 [[maybe_unused]] bool has_avx512bf16() { return cpu_features().avx512bf16; }
+[[maybe_unused]] bool has_avx512vnni() { return cpu_features().avx512vnni; }
 
 constexpr ActivationPacking kF32{};
+constexpr ActivationPacking kQ8{&q8_token_bytes, &pack_q8, true};
+constexpr ActivationPacking kI8Token{
+    &i8_token_bytes, &pack_i8_token,
+    true};  // dynamic W8A8 (i8_row_*.cpp)  // legacy integer kernels (quant_legacy_*.cpp)
 constexpr ActivationPacking kBf16AsF32{&bf16_as_f32_token_bytes, &pack_bf16_as_f32};
 #if defined(__x86_64__)
+constexpr ActivationPacking kQ8Avx2{&q8_token_bytes, &pack_q8_avx2, true};  // the same bytes as kQ8, faster
+constexpr ActivationPacking kQ8Avx512{&q8_token_bytes, &pack_q8_avx512, true};
 constexpr ActivationPacking kBf16{&bf16_token_bytes, &pack_bf16};
 #endif
 
@@ -45,6 +58,63 @@ const MatmulKernel kRegistered[] = {
     {FormatId::BF16, Isa::avx2, "avx2", nullptr, kBf16AsF32, &bf16_rows_avx2},
 #endif
     {FormatId::BF16, Isa::scalar, "scalar", nullptr, kBf16AsF32, &dequantize_rows<&f32_rows_scalar>},
+// Legacy block formats: int8 products with activations quantized per token to Q8 blocks (q8_activations.h).
+#if defined(__x86_64__)
+    {FormatId::Q8_0, Isa::avx512, "avx512-vnni", &has_avx512vnni, kQ8Avx512, &legacy_rows_avx512vnni<FormatId::Q8_0>},
+    {FormatId::Q8_0, Isa::avx2, "avx2", nullptr, kQ8Avx2, &legacy_rows_avx2<FormatId::Q8_0>},
+    {FormatId::Q4_0, Isa::avx512, "avx512-vnni", &has_avx512vnni, kQ8Avx512, &legacy_rows_avx512vnni<FormatId::Q4_0>},
+    {FormatId::Q4_0, Isa::avx2, "avx2", nullptr, kQ8Avx2, &legacy_rows_avx2<FormatId::Q4_0>},
+    {FormatId::IQ4_NL, Isa::avx512, "avx512-vnni", &has_avx512vnni, kQ8Avx512,
+     &legacy_rows_avx512vnni<FormatId::IQ4_NL>},
+    {FormatId::IQ4_NL, Isa::avx2, "avx2", nullptr, kQ8Avx2, &legacy_rows_avx2<FormatId::IQ4_NL>},
+    {FormatId::Q4_1, Isa::avx512, "avx512-vnni", &has_avx512vnni, kQ8Avx512, &legacy_rows_avx512vnni<FormatId::Q4_1>},
+    {FormatId::Q4_1, Isa::avx2, "avx2", nullptr, kQ8Avx2, &legacy_rows_avx2<FormatId::Q4_1>},
+    {FormatId::Q5_0, Isa::avx512, "avx512-vnni", &has_avx512vnni, kQ8Avx512, &legacy_rows_avx512vnni<FormatId::Q5_0>},
+    {FormatId::Q5_0, Isa::avx2, "avx2", nullptr, kQ8Avx2, &legacy_rows_avx2<FormatId::Q5_0>},
+    {FormatId::Q5_1, Isa::avx512, "avx512-vnni", &has_avx512vnni, kQ8Avx512, &legacy_rows_avx512vnni<FormatId::Q5_1>},
+    {FormatId::Q5_1, Isa::avx2, "avx2", nullptr, kQ8Avx2, &legacy_rows_avx2<FormatId::Q5_1>},
+#endif
+    {FormatId::Q8_0, Isa::scalar, "scalar", nullptr, kQ8, &legacy_rows_scalar<FormatId::Q8_0>},
+    {FormatId::Q4_0, Isa::scalar, "scalar", nullptr, kQ8, &legacy_rows_scalar<FormatId::Q4_0>},
+    {FormatId::IQ4_NL, Isa::scalar, "scalar", nullptr, kQ8, &legacy_rows_scalar<FormatId::IQ4_NL>},
+    {FormatId::Q4_1, Isa::scalar, "scalar", nullptr, kQ8, &legacy_rows_scalar<FormatId::Q4_1>},
+    {FormatId::Q5_0, Isa::scalar, "scalar", nullptr, kQ8, &legacy_rows_scalar<FormatId::Q5_0>},
+    {FormatId::Q5_1, Isa::scalar, "scalar", nullptr, kQ8, &legacy_rows_scalar<FormatId::Q5_1>},
+#if defined(__x86_64__)
+    {FormatId::I8_ROW, Isa::avx512, "avx512-vnni", &has_avx512vnni, kI8Token, &i8_row_rows_avx512vnni},
+    {FormatId::I8_ROW, Isa::avx2, "avx2", nullptr, kI8Token, &i8_row_rows_avx2},
+#endif
+    {FormatId::I8_ROW, Isa::scalar, "scalar", nullptr, kI8Token, &i8_row_rows_scalar},
+// K-quants and ternary formats: int8 products with activations quantized per token to Q8_K (quant_k_*.cpp).
+#if defined(__x86_64__)
+    {FormatId::Q4_K, Isa::avx512, "avx512-vnni", &has_avx512vnni, qk::kQ8KPackingAvx512, &qk::rows_avx512vnni<qk::Q4K>},
+    {FormatId::Q4_K, Isa::avx2, "avx2", nullptr, qk::kQ8KPacking, &qk::rows_avx2<qk::Q4K>},
+    {FormatId::TQ2_0, Isa::avx512, "avx512-vnni", &has_avx512vnni, qk::kQ8KPackingAvx512,
+     &qk::rows_avx512vnni<qk::TQ2>},
+    {FormatId::TQ2_0, Isa::avx2, "avx2", nullptr, qk::kQ8KPacking, &qk::rows_avx2<qk::TQ2>},
+    {FormatId::Q6_K, Isa::avx512, "avx512-vnni", &has_avx512vnni, qk::kQ8KPackingAvx512, &qk::rows_avx512vnni<qk::Q6K>},
+    {FormatId::Q6_K, Isa::avx2, "avx2", nullptr, qk::kQ8KPacking, &qk::rows_avx2<qk::Q6K>},
+    {FormatId::Q5_K, Isa::avx512, "avx512-vnni", &has_avx512vnni, qk::kQ8KPackingAvx512, &qk::rows_avx512vnni<qk::Q5K>},
+    {FormatId::Q5_K, Isa::avx2, "avx2", nullptr, qk::kQ8KPacking, &qk::rows_avx2<qk::Q5K>},
+    {FormatId::Q3_K, Isa::avx512, "avx512-vnni", &has_avx512vnni, qk::kQ8KPackingAvx512, &qk::rows_avx512vnni<qk::Q3K>},
+    {FormatId::Q3_K, Isa::avx2, "avx2", nullptr, qk::kQ8KPacking, &qk::rows_avx2<qk::Q3K>},
+    {FormatId::Q2_K, Isa::avx512, "avx512-vnni", &has_avx512vnni, qk::kQ8KPackingAvx512, &qk::rows_avx512vnni<qk::Q2K>},
+    {FormatId::Q2_K, Isa::avx2, "avx2", nullptr, qk::kQ8KPacking, &qk::rows_avx2<qk::Q2K>},
+    {FormatId::IQ4_XS, Isa::avx512, "avx512-vnni", &has_avx512vnni, qk::kQ8KPackingAvx512,
+     &qk::rows_avx512vnni<qk::IQ4XS>},
+    {FormatId::IQ4_XS, Isa::avx2, "avx2", nullptr, qk::kQ8KPacking, &qk::rows_avx2<qk::IQ4XS>},
+    {FormatId::TQ1_0, Isa::avx512, "avx512-vnni", &has_avx512vnni, qk::kQ8KPackingAvx512,
+     &qk::rows_avx512vnni<qk::TQ1>},
+    {FormatId::TQ1_0, Isa::avx2, "avx2", nullptr, qk::kQ8KPacking, &qk::rows_avx2<qk::TQ1>},
+#endif
+    {FormatId::Q4_K, Isa::scalar, "scalar", nullptr, qk::kQ8KPacking, &qk::rows_scalar<qk::Q4K>},
+    {FormatId::TQ2_0, Isa::scalar, "scalar", nullptr, qk::kQ8KPacking, &qk::rows_scalar<qk::TQ2>},
+    {FormatId::Q6_K, Isa::scalar, "scalar", nullptr, qk::kQ8KPacking, &qk::rows_scalar<qk::Q6K>},
+    {FormatId::Q5_K, Isa::scalar, "scalar", nullptr, qk::kQ8KPacking, &qk::rows_scalar<qk::Q5K>},
+    {FormatId::Q3_K, Isa::scalar, "scalar", nullptr, qk::kQ8KPacking, &qk::rows_scalar<qk::Q3K>},
+    {FormatId::Q2_K, Isa::scalar, "scalar", nullptr, qk::kQ8KPacking, &qk::rows_scalar<qk::Q2K>},
+    {FormatId::IQ4_XS, Isa::scalar, "scalar", nullptr, qk::kQ8KPacking, &qk::rows_scalar<qk::IQ4XS>},
+    {FormatId::TQ1_0, Isa::scalar, "scalar", nullptr, qk::kQ8KPacking, &qk::rows_scalar<qk::TQ1>},
 };
 
 // The generic path, one kernel per level: any format whose traits can
@@ -75,7 +145,9 @@ std::vector<std::vector<MatmulKernel>> build_table() {
     for (const Generic& g : kGeneric) {
       // A level counts as covered only by a kernel that needs nothing beyond it.
       bool covered = false;
-      for (const MatmulKernel& k : list) covered = covered || (k.isa == g.isa && k.cpu_has_extras == nullptr);
+      for (const MatmulKernel& k : list) {
+        covered = covered || (k.isa == g.isa && k.cpu_has_extras == nullptr && !k.packing.quantizes);
+      }
       if (!covered) list.push_back(MatmulKernel{formats[i].id, g.isa, g.variant, nullptr, kF32, g.rows});
     }
   }
@@ -100,9 +172,31 @@ std::span<const MatmulKernel> kernels_for(const formats::FormatTraits& format) {
   return table()[static_cast<std::size_t>(row - formats::all_formats().data())];
 }
 
+namespace {
+std::atomic<int>& quantized_activations_flag() {  // -1: not read from the environment yet
+  static std::atomic<int> flag{-1};
+  return flag;
+}
+}  // namespace
+
+void set_quantized_activations(bool allowed) { quantized_activations_flag().store(allowed ? 1 : 0); }
+
+bool quantized_activations() {
+  int v = quantized_activations_flag().load();
+  if (v < 0) {
+    const char* env = std::getenv("QUANTLM_QUANTIZED_ACTIVATIONS");  // NOLINT(concurrency-mt-unsafe): read-only use
+    v = env != nullptr && std::string_view(env) == "0" ? 0 : 1;
+    int expected = -1;
+    quantized_activations_flag().compare_exchange_strong(expected, v);
+    v = quantized_activations_flag().load();
+  }
+  return v != 0;
+}
+
 const MatmulKernel& select_kernel(const formats::FormatTraits& format, Isa isa) {
+  const bool quantized_ok = quantized_activations();
   for (const MatmulKernel& k : kernels_for(format)) {
-    if (k.isa <= isa && k.runnable()) return k;
+    if (k.isa <= isa && k.runnable() && (quantized_ok || !k.packing.quantizes)) return k;
   }
   throw make_error("no matrix kernel for tensor type {}: quantlm can read it but cannot decode it yet", format.name);
 }

@@ -45,6 +45,9 @@ using RowsFn = void (*)(const MatmulArgs& args, std::int64_t row_begin, std::int
 struct ActivationPacking {
   std::int64_t (*token_bytes)(std::int64_t cols) = nullptr;  // bytes one packed token takes
   void (*pack)(const float* x, std::int64_t cols, std::byte* dst) = nullptr;
+  // The packing quantizes (int8 blocks): results then differ from f32 activations by more than rounding, so the
+  // generic dequantize path stays listed beside such kernels (see set_quantized_activations).
+  bool quantizes = false;
   [[nodiscard]] bool packs() const { return token_bytes != nullptr; }
 };
 
@@ -77,6 +80,13 @@ struct MatmulKernel {
 // place a runtime format becomes code. Throws quantlm::Error naming the format
 // when there is none.
 [[nodiscard]] const MatmulKernel& select_kernel(const formats::FormatTraits& format, Isa isa = active_isa());
+
+// Whether select_kernel may pick kernels that quantize their activations
+// (packing.quantizes): true unless $QUANTLM_QUANTIZED_ACTIVATIONS=0; false
+// selects the generic dequantize kernels, which keep f32 activations, to
+// measure what activation quantization costs. Affects kernels chosen later.
+void set_quantized_activations(bool allowed);
+[[nodiscard]] bool quantized_activations();
 
 // A weight bound to its kernel, chosen once (a model holds one per Linear).
 class Matmul {

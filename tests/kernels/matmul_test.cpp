@@ -11,44 +11,18 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "core/thread_pool.h"
+#include "kernels/kernel_testing.h"
 
 namespace quantlm::kernels {
 namespace {
 
 using formats::FormatId;
 using formats::FormatTraits;
-
-// Random non-zero values of both signs, magnitudes in [0.1, 1]: no zero to
-// hide a missed term, no subnormal for vdpbf16ps to flush.
-std::vector<float> random_values(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> magnitude(0.1F, 1.0F);
-  std::vector<float> v(n);
-  for (float& x : v) x = (rng() & 1U) != 0 ? magnitude(rng) : -magnitude(rng);
-  return v;
-}
-
-// A {rows, cols} weight of `format` built from random values with the format's reference quantizer.
-struct Weight {
-  std::vector<std::byte> bytes;
-  std::vector<double> decoded;  // what the kernels must compute with: the dequantized values
-  TensorView view;
-};
-
-Weight make_weight(const FormatTraits& format, std::int64_t rows, std::int64_t cols, std::uint32_t seed) {
-  Weight w;
-  const std::vector<float> values = random_values(static_cast<std::size_t>(rows * cols), seed);
-  const std::int64_t row_bytes = format.row_bytes(cols);  // row-level formats add a per-row header
-  w.bytes.resize(static_cast<std::size_t>(rows * row_bytes));
-  std::vector<float> row(static_cast<std::size_t>(cols));
-  for (std::int64_t r = 0; r < rows; ++r) {
-    format.quantize_ref(values.data() + r * cols, w.bytes.data() + r * row_bytes, cols);
-    format.dequantize(w.bytes.data() + r * row_bytes, row.data(), cols);
-    w.decoded.insert(w.decoded.end(), row.begin(), row.end());
-  }
-  w.view = TensorView{w.bytes.data(), Shape{{rows, cols}, 2}, format.storage(), row_bytes};
-  return w;
-}
+using testing::KernelParam;
+using testing::make_weight;
+using testing::param_name;
+using testing::random_values;
+using testing::Weight;
 
 // The activations a format's kernels compute with: BF16 rounds them to bf16.
 double effective_activation(FormatId format, float x) {
@@ -116,26 +90,17 @@ std::vector<Case> odd_cases() {
   return cases;
 }
 
-struct KernelParam {
-  FormatId format;
-  std::size_t index;  // into kernels_for(format)
-};
-
-std::string param_name(const ::testing::TestParamInfo<KernelParam>& info) {
-  const MatmulKernel& k = kernels_for(formats::traits(info.param.format))[info.param.index];
-  std::string name = k.name();
-  for (char& ch : name) {
-    if (ch == ' ' || ch == '-' || ch == '+') ch = '_';
-  }
-  return name;
-}
-
 std::vector<KernelParam> all_kernels(bool float_formats) {
   std::vector<KernelParam> params;
   for (const FormatTraits& f : formats::all_formats()) {
     if (f.is_float_weight != float_formats || f.quantize_ref == nullptr) continue;
     const auto kernels = kernels_for(f);
-    for (std::size_t i = 0; i < kernels.size(); ++i) params.push_back({f.id, i});
+    for (std::size_t i = 0; i < kernels.size(); ++i) {
+      // Kernels of quantized formats that quantize their activations too compute something else than this file's
+      // f32-activation reference: their own tests check them (quant_legacy_test.cpp).
+      if (kernels[i].packing.quantizes) continue;
+      params.push_back({f.id, i});
+    }
   }
   return params;
 }
@@ -161,7 +126,13 @@ TEST_P(QuantizedKernels, MatchExactProductOfDequantizedWeights) {
   const FormatTraits& format = formats::traits(GetParam().format);
   const MatmulKernel& kernel = kernels_for(format)[GetParam().index];
   if (!kernel.runnable()) GTEST_SKIP() << "this CPU lacks what " << kernel.name() << " needs";
-  const MatmulKernel& scalar = select_kernel(format, Isa::scalar);
+  // The reference: the format's scalar kernel with f32 activations (the generic one where integer kernels exist).
+  const MatmulKernel* scalar_kernel = nullptr;
+  for (const MatmulKernel& k : kernels_for(format)) {
+    if (scalar_kernel == nullptr && k.isa == Isa::scalar && !k.packing.quantizes) scalar_kernel = &k;
+  }
+  ASSERT_NE(scalar_kernel, nullptr);
+  const MatmulKernel& scalar = *scalar_kernel;
   // Rows of one and three blocks; formats with row-level layouts take any length, so odd ones too.
   std::vector<std::int64_t> lengths = {format.block_elems, 3 * format.block_elems};
   if (format.row_bytes_fn != nullptr) lengths.insert(lengths.end(), {7, 33, 100, 257});
@@ -184,10 +155,10 @@ TEST(KernelSelection, HonoursTheIsaCapAndPrefersFormatKernels) {
   // F16 has no scalar kernel of its own: the generic path covers that level.
   EXPECT_EQ(select_kernel(formats::traits(FormatId::F16), Isa::scalar).variant, "dequantize+scalar");
   // A quantized format without kernels of its own gets the generic path at every level.
-  const auto q4 = kernels_for(formats::traits(FormatId::Q4_0));
-  ASSERT_FALSE(q4.empty());
-  EXPECT_EQ(q4.back().variant, "dequantize+scalar");
-  EXPECT_EQ(select_kernel(formats::traits(FormatId::Q4_0), Isa::scalar).variant, "dequantize+scalar");
+  const auto i4 = kernels_for(formats::traits(FormatId::I4_G32));
+  ASSERT_FALSE(i4.empty());
+  EXPECT_EQ(i4.back().variant, "dequantize+scalar");
+  EXPECT_EQ(select_kernel(formats::traits(FormatId::I4_G32), Isa::scalar).variant, "dequantize+scalar");
 }
 
 TEST(KernelSelection, FormatsWithoutDecoderAreRefusedByName) {

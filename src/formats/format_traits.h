@@ -91,7 +91,7 @@ using QuantizeRowWithFn = void (*)(const float* src, std::byte* dst, std::int64_
 // stored scales (and offsets), each re-rounded to its stored precision.
 using RescaleRowFn = void (*)(std::byte* row, std::int64_t n, float factor);
 // Bytes of a row of n values for row-level layouts; -1 when n < 0 or the size overflows int64.
-using RowBytesFn = std::int64_t (*)(std::int64_t n);
+using RowBytesFn = StorageRowBytesFn;
 
 // Everything quantlm knows about one format. Later layers add their entries
 // (dequantize, quantize, dot kernel) to this record, never a parallel list.
@@ -133,7 +133,7 @@ struct FormatTraits {
   // The same for a row length known to be valid (asserts).
   [[nodiscard]] std::int64_t row_bytes(std::int64_t cols) const;
   [[nodiscard]] Storage storage() const {
-    return Storage{element_type, static_cast<std::uint32_t>(id), block_elems, block_bytes};
+    return Storage{element_type, static_cast<std::uint32_t>(id), block_elems, block_bytes, row_bytes_fn};
   }
 };
 

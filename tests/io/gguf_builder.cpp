@@ -50,8 +50,14 @@ std::uint64_t GgufImage::tensor_bytes(std::size_t i) const {
     if (d != 0 && n > kMaxTestData / d) return 0;
     n *= d;
   }
-  const auto block = static_cast<std::uint64_t>(f->block_elems);
-  return n / block * static_cast<std::uint64_t>(f->block_bytes);
+  if (n == 0) return 0;
+  // Rows of the format's own size (per-row headers and ragged groups of quantlm's formats).
+  const std::uint64_t cols = t.ne.empty() ? 1 : t.ne[0];
+  const std::optional<std::int64_t> row = f->row_bytes_checked(static_cast<std::int64_t>(cols));
+  if (!row) return 0;
+  const std::uint64_t rows = n / cols;
+  if (*row != 0 && rows > kMaxTestData / static_cast<std::uint64_t>(*row)) return 0;
+  return rows * static_cast<std::uint64_t>(*row);
 }
 
 std::byte pattern_byte(std::size_t tensor, std::size_t j) {

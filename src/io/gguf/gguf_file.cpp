@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "core/error.h"
@@ -203,6 +204,19 @@ Value take_value(Parser& p, ValueType type) {
   return {};  // unreachable: the caller checked the type id
 }
 
+// How a tensor's byte size follows from its type and dimensions, for messages
+// about sizes: "98 bytes per row x 5 rows of I4_G32 [172, 5]". The rows of
+// quantlm's formats carry headers and ragged groups, so the size is not
+// elements x bits / 8 and a message must say what the reader expected.
+std::string size_note(const TensorInfo& t) {
+  const std::int64_t cols = t.ne.empty() ? 1 : static_cast<std::int64_t>(t.ne[0]);
+  const std::optional<std::int64_t> row = t.format->row_bytes_checked(cols);  // valid: checked when read
+  std::uint64_t rows = 1;  // the product fits: tensor_bytes() checked it
+  for (std::size_t d = 1; d < t.ne.size(); ++d) rows *= t.ne[d];
+  return fmt::format("{} bytes: {} bytes per row x {} rows of {} {}", t.bytes, row.value_or(0), rows, t.format->name,
+                     layout::dims_to_string(t.ne));
+}
+
 std::string tensor_context(std::size_t i, std::string_view name) {
   return fmt::format("tensor {} ({})", i, quote_for_message(name));
 }
@@ -352,8 +366,8 @@ void GgufFile::parse() {
     }
     const std::uint64_t begin = data_offset_ + t.offset;  // <= size, no overflow
     if (t.bytes > data_size - t.offset) {
-      p.fail("",
-             fmt::format("data [{}, {}) extends past the end of the file ({} bytes)", begin, begin + t.bytes, size));
+      p.fail("", fmt::format("data [{}, {}) ({}) extends past the end of the file ({} bytes)", begin, begin + t.bytes,
+                             size_note(t), size));
     }
     const std::uint64_t padded_end = data_offset_ + layout::align_up(t.offset + t.bytes, alignment_);
     if (padded_end > size) {
@@ -375,9 +389,9 @@ void GgufFile::parse() {
     const TensorInfo& cur = tensors_[order[k]];
     if (cur.offset < prev.offset + prev.bytes) {
       p.set_context(tensor_context(order[k], cur.name));
-      p.fail("", fmt::format("data [{}, {}) overlaps tensor {} ({}) at [{}, {})", data_offset_ + cur.offset,
+      p.fail("", fmt::format("data [{}, {}) overlaps tensor {} ({}) at [{}, {}) ({})", data_offset_ + cur.offset,
                              data_offset_ + cur.offset + cur.bytes, order[k - 1], quote_for_message(prev.name),
-                             data_offset_ + prev.offset, data_offset_ + prev.offset + prev.bytes));
+                             data_offset_ + prev.offset, data_offset_ + prev.offset + prev.bytes, size_note(prev)));
     }
   }
 }

@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <limits>
+#include <optional>
 
 namespace quantlm::gguf::layout {
 namespace {
@@ -45,14 +46,15 @@ std::string tensor_bytes(std::span<const std::uint64_t> ne, const formats::Forma
     if (i > 0) outer *= ne[i];  // a factor of nonzero_product, so it fits
   }
   const std::uint64_t row = ne.empty() ? 1 : ne[0];
-  const auto block_elems = static_cast<std::uint64_t>(format.block_elems);
-  const auto block_bytes = static_cast<std::uint64_t>(format.block_bytes);
-  if (row % block_elems != 0) {
-    return fmt::format("row length ne[0] = {} is not a multiple of {}'s block size {}", row, format.name, block_elems);
+  // The format's own row size: the block rule for ggml's types, per-row
+  // headers and a ragged last group for quantlm's row-level formats.
+  if (!format.row_length_ok(static_cast<std::int64_t>(row))) {
+    return fmt::format("row length ne[0] = {} is not a multiple of {}'s block size {}", row, format.name,
+                       format.block_elems);
   }
-  std::uint64_t row_bytes = 0;
+  const std::optional<std::int64_t> row_bytes = format.row_bytes_checked(static_cast<std::int64_t>(row));
   std::uint64_t all_bytes = 0;
-  if (!mul_within_int64(row / block_elems, block_bytes, row_bytes) || !mul_within_int64(outer, row_bytes, all_bytes)) {
+  if (!row_bytes || !mul_within_int64(outer, static_cast<std::uint64_t>(*row_bytes), all_bytes)) {
     return fmt::format("byte size of dims {} in {} overflows int64", dims_to_string(ne), format.name);
   }
   bytes = has_zero ? 0 : all_bytes;

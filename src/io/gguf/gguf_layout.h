@@ -31,8 +31,10 @@ inline constexpr std::uint64_t kMinTensorInfoBytes = 8 + 4 + 4 + 8;
 // Checks dimensions `ne` (GGUF order, innermost first) against `format` and
 // computes the tensor's size in bytes. Returns an empty string on success,
 // otherwise what is wrong (the caller adds the file and tensor name):
-// negative dimensions (as int64), a row length that is not a whole number of
-// blocks, and products that overflow int64. Zero dimensions are accepted
+// negative dimensions (as int64), a row length the format cannot hold (not a
+// whole number of blocks for ggml's types), and sizes that overflow int64.
+// Row sizes come from FormatTraits::row_bytes_checked, so quantlm's per-row
+// headers and ragged last groups are counted. Zero dimensions are accepted
 // (llama.cpp reads zero-element tensors too), but the products are checked
 // over the nonzero dimensions, so that whatever a Shape or TensorView of the
 // tensor multiplies (rows(), elements(), row_bytes(), bytes()) fits in int64.

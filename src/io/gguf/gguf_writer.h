@@ -39,8 +39,9 @@ struct TensorSpec {
 // quantlm::Error naming `path` and the field: empty or duplicate keys,
 // general.alignment not a u32 power of two, arrays whose element_type does
 // not match their items, bool bytes other than 0/1, duplicate or too long
-// tensor names, a null format, rank over 4, negative dimensions, a row that is
-// not a whole number of blocks. The temporary file is `path` + ".tmp-XXXXXX"
+// tensor names, a null format, rank over 4, negative dimensions, a row length
+// the format cannot hold (not a whole number of blocks for ggml's types; any
+// length fits quantlm's row-level formats, sized by their row functions). The temporary file is `path` + ".tmp-XXXXXX"
 // in the same directory (so the rename cannot cross file systems), created
 // with the usual 0666 & ~umask permissions.
 //

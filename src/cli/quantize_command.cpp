@@ -11,6 +11,7 @@
 #include "cli/text_table.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "quant/calibration.h"
 #include "quant/file_types.h"
 #include "quant/quantize_model.h"
 #include "quant/recipe.h"
@@ -32,6 +33,7 @@ struct QuantizeCliOptions {
   bool dry_run = false;
   bool json = false;
   bool no_progress = false;
+  std::size_t hessian_budget_mib = 1024;
 };
 
 // The footer of --help, built from the tables the options are parsed with.
@@ -150,6 +152,18 @@ void add_quantize_command(CLI::App& app) {
       cmd->add_flag("--gamma-per-tensor", r.correction_per_tensor, "One correction factor per tensor, not per row"),
       cmd->add_flag("--tensor-scale", r.tensor_scale,
                     "One scale for the whole tensor, searched over all its values (quantlm's per-row formats)"),
+      cmd->add_option("--method", r.method,
+                      "rtn (round to nearest), gptq (Hessian-guided rounding from --calib text), awq (activation-aware "
+                      "channel scales folded into the norms, then RTN) or awq-gptq; docs/GPTQ.md")
+          ->check(CLI::IsMember({"rtn", "gptq", "awq", "awq-gptq"}))
+          ->capture_default_str(),
+      cmd->add_option("--calib", r.calib, "Calibration text for --method gptq/awq (run through the input model)"),
+      cmd->add_option("--calib-ctx", r.calib_ctx, "Tokens per calibration chunk")->capture_default_str(),
+      cmd->add_option("--calib-chunks", r.calib_chunks, "Calibration chunks to use (0: all)")->capture_default_str(),
+      cmd->add_option("--gptq-damp", r.gptq_damp, "GPTQ dampening, a fraction of mean(diag H)")->capture_default_str(),
+      cmd->add_option("--gptq-block", r.gptq_block, "GPTQ columns per lazy update")->capture_default_str(),
+      cmd->add_flag("--act-order", r.gptq_act_order,
+                    "GPTQ: columns by decreasing activation, every block's scale fixed up front"),
   };
   cmd->add_option("--recipe", o->recipe_file, "Read the whole recipe from a JSON file (instead of TYPE and the above)");
   cmd->add_option("--save-recipe", o->save_recipe, "Write the recipe as JSON to this file");
@@ -158,6 +172,9 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("--dry-run", o->dry_run, "Plan and print types and sizes; write nothing");
   cmd->add_flag("--json", o->json, "Print one JSON record instead of text");
   cmd->add_flag("--no-progress", o->no_progress, "No progress bar");
+  cmd->add_option("--hessian-budget", o->hessian_budget_mib,
+                  "GPTQ: MiB of Hessians held at once; more weights than fit take more passes over --calib")
+      ->capture_default_str();
   cmd->callback([o, recipe_flags] {
     // Checked here rather than with CLI11's excludes(), which would print "Excludes: --recipe" on every line of --help.
     for (const CLI::Option* flag : recipe_flags) {
@@ -176,6 +193,19 @@ void add_quantize_command(CLI::App& app) {
     options.threads = o->threads;
     options.dry_run = o->dry_run;
     options.progress = o->no_progress ? ProgressMode::never : ProgressMode::automatic;  // the bar is on stderr
+    std::unique_ptr<quant::CalibrationHessians> hessians;
+    if (recipe.method != "rtn" && !o->dry_run) {
+      quant::CalibrationHessians::Settings h;
+      h.model = o->input;
+      h.text = recipe.calib;
+      h.calib.n_ctx = recipe.calib_ctx;
+      h.calib.max_chunks = recipe.calib_chunks;
+      h.calib.progress = options.progress;
+      h.threads = o->threads;
+      h.budget_bytes = o->hessian_budget_mib << 20U;
+      hessians = std::make_unique<quant::CalibrationHessians>(h);
+      options.hessians = hessians.get();
+    }
     const quant::QuantizeReport report = quant::quantize_model(options);
     if (o->json) {
       fmt::print("{}\n", quant::to_json(report).dump(2));

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <set>
+#include <string_view>
 
 #include "core/error.h"
 #include "model/ops.h"
@@ -44,6 +45,15 @@ LlamaModel::LlamaModel(const io::ModelSource& source, const LlamaOptions& option
                                   kernels::Matmul(l.w_up, isa), kernels::Matmul(l.w_down, isa)});
   }
   output_ = kernels::Matmul(weights_.output, isa);
+  for (std::int64_t l = 0; l < config_.n_layers; ++l) {
+    auto name = [l](std::string_view w) { return fmt::format("blk.{}.{}.weight", l, w); };
+    input_names_.push_back(LayerInputNames{{name("attn_q"), name("attn_k"), name("attn_v")},
+                                           {name("attn_output")},
+                                           {name("ffn_gate"), name("ffn_up")},
+                                           {name("ffn_down")}});
+  }
+  // A tied output is token_embd, whose rows are also looked up: not a Linear to calibrate.
+  if (!weights_.tied_output) output_names_ = {"output.weight"};
   rope_ = Rope(config_, weights_.rope_freq_factors);
   attention_ = Attention(config_, kernels::select_kernel(formats::traits(formats::FormatId::F32), isa));
   cache_ = KvCache(config_.n_layers, config_.n_kv_heads, config_.head_dim, capacity);
@@ -121,6 +131,7 @@ void LlamaModel::forward_step(std::span<const std::int32_t> tokens, float* logit
   per_token(n, c.dim, [&](std::int64_t t) {
     ops::rms_norm(s_.x.data() + t * c.dim, weights_.output_norm.data(), s_.xn.data() + t * c.dim, c.dim, c.rms_eps);
   });
+  if (!output_names_.empty()) observe(output_names_, s_.xn, n, c.dim);
   output_.run(rows(s_.xn, n, c.dim), {logits, static_cast<std::size_t>(n * c.vocab_size)}, *pool_);
   n_cached_ += n;
 }
@@ -135,6 +146,7 @@ void LlamaModel::attention_block(std::int64_t layer, std::int64_t n) {
   per_token(n, c.dim, [&](std::int64_t t) {
     ops::rms_norm(s_.x.data() + t * c.dim, w.attn_norm.data(), s_.xn.data() + t * c.dim, c.dim, c.rms_eps);
   });
+  observe(input_names_[static_cast<std::size_t>(layer)].qkv, s_.xn, n, c.dim);
   // q (n, n_heads, head_dim), k and v (n, n_kv_heads, head_dim) = xn · Wq, Wk, Wvᵀ: one fork/join for the three
   const kernels::MatmulJob qkv[] = {{&op.wq, rows(s_.xn, n, c.dim), rows(s_.q, n, c.q_dim())},
                                     {&op.wk, rows(s_.xn, n, c.dim), rows(s_.k, n, c.kv_dim())},
@@ -156,6 +168,7 @@ void LlamaModel::attention_block(std::int64_t layer, std::int64_t n) {
   // attn (n, n_heads, head_dim) = softmax(q · Kᵀ / sqrt(head_dim), causal) · V over positions [0, n_cached_ + n)
   attention_.run(cache_, layer, s_.q.data(), n_cached_, n, s_.attn.data(), *pool_);
   // proj (n, dim) = attn · Woᵀ; x += proj
+  observe(input_names_[static_cast<std::size_t>(layer)].wo, s_.attn, n, c.q_dim());
   op.wo.run(rows(s_.attn, n, c.q_dim()), rows(s_.proj, n, c.dim), *pool_);
   per_token(n, c.dim, [&](std::int64_t t) { ops::add(s_.x.data() + t * c.dim, s_.proj.data() + t * c.dim, c.dim); });
 }
@@ -171,6 +184,7 @@ void LlamaModel::ffn_block(std::int64_t layer, std::int64_t n) {
     ops::rms_norm(s_.x.data() + t * c.dim, w.ffn_norm.data(), s_.xn.data() + t * c.dim, c.dim, c.rms_eps);
   });
   // gate, up (n, n_ff) = xn · W_gateᵀ, xn · W_upᵀ
+  observe(input_names_[static_cast<std::size_t>(layer)].gate_up, s_.xn, n, c.dim);
   const kernels::MatmulJob gate_up[] = {{&op.gate, rows(s_.xn, n, c.dim), rows(s_.gate, n, c.n_ff)},
                                         {&op.up, rows(s_.xn, n, c.dim), rows(s_.up, n, c.n_ff)}};
   kernels::run_matmuls(gate_up, *pool_);
@@ -178,6 +192,7 @@ void LlamaModel::ffn_block(std::int64_t layer, std::int64_t n) {
   per_token(n, c.n_ff,
             [&](std::int64_t t) { ops::silu_mul(s_.gate.data() + t * c.n_ff, s_.up.data() + t * c.n_ff, c.n_ff); });
   // proj (n, dim) = gate · W_downᵀ; x += proj
+  observe(input_names_[static_cast<std::size_t>(layer)].down, s_.gate, n, c.n_ff);
   op.down.run(rows(s_.gate, n, c.n_ff), rows(s_.proj, n, c.dim), *pool_);
   per_token(n, c.dim, [&](std::int64_t t) { ops::add(s_.x.data() + t * c.dim, s_.proj.data() + t * c.dim, c.dim); });
 }

@@ -21,6 +21,20 @@
 
 namespace quantlm::model {
 
+// Sees the input of every Linear during forward passes, for calibration
+// (activation statistics, GPTQ's Hessians). Called on the thread that called
+// forward, between matrix products, so an implementation may use the model's
+// thread pool itself.
+class LinearInputObserver {
+ public:
+  virtual ~LinearInputObserver() = default;
+  // `names`: the GGUF names of the weights that multiply this input (one
+  // input feeds attn_q, attn_k and attn_v, another ffn_gate and ffn_up);
+  // `x`: the input, (n_tokens, cols) row-major, valid during the call only.
+  virtual void observe(std::span<const std::string> names, std::span<const float> x, std::int64_t n_tokens,
+                       std::int64_t cols) = 0;
+};
+
 struct LlamaOptions {
   std::int64_t context_length = 0;  // positions the KV cache holds; 0: the model's context_length
   std::int64_t max_batch = 512;     // tokens per internal step (bounds scratch memory); longer calls are split
@@ -53,10 +67,18 @@ class LlamaModel final : public CausalLm {
   // would overflow the cache, or a logits span of the wrong size.
   void forward(std::span<const std::int32_t> tokens, std::span<float> logits) override;
   [[nodiscard]] std::int64_t cached_tokens() const override { return n_cached_; }
+  // Reports every Linear's input to `observer` from the next forward on;
+  // nullptr (the default) turns it off, leaving one pointer test per product.
+  // The observer must outlive its use.
+  void set_linear_input_observer(LinearInputObserver* observer) { observer_ = observer; }
 
  private:
   struct LayerOps {
     kernels::Matmul wq, wk, wv, wo, gate, up, down;
+  };
+  // GGUF names of the weights behind each distinct Linear input of a layer.
+  struct LayerInputNames {
+    std::vector<std::string> qkv, wo, gate_up, down;
   };
   // Activations of one step of up to max_batch tokens.
   struct Scratch {
@@ -77,6 +99,11 @@ class LlamaModel final : public CausalLm {
   // fn(token) for every token, on the pool when there is enough work (width values per token).
   template <typename Fn>
   void per_token(std::int64_t n, std::int64_t width, const Fn& fn);
+  // Hands (n, cols) inputs in `x` to the observer, if one is set.
+  void observe(const std::vector<std::string>& names, const AlignedBuffer<float>& x, std::int64_t n,
+               std::int64_t cols) {
+    if (observer_ != nullptr) observer_->observe(names, {x.data(), static_cast<std::size_t>(n * cols)}, n, cols);
+  }
 
   std::vector<std::shared_ptr<const void>> keep_alive_;  // the source's mappings behind the weight views
   LlamaConfig config_;
@@ -90,6 +117,9 @@ class LlamaModel final : public CausalLm {
   KvCache cache_;
   Scratch s_;
   std::int64_t n_cached_ = 0;
+  LinearInputObserver* observer_ = nullptr;
+  std::vector<LayerInputNames> input_names_;  // per layer
+  std::vector<std::string> output_names_;     // {"output.weight"}; empty when the output is tied to token_embd
 };
 
 }  // namespace quantlm::model

@@ -3,17 +3,20 @@
 
 #include <cmath>
 #include <cstring>
+#include <span>
 #include <string_view>
 #include <utility>
 
 #include "core/error.h"
 #include "io/gguf/gguf_file.h"
+#include "io/gguf/gguf_writer.h"
 
 namespace quantlm::quant {
 namespace {
 
 constexpr std::string_view kSums = ".in_sum2";
 constexpr std::string_view kCounts = ".counts";
+constexpr std::string_view kAbsmax = ".in_absmax";
 
 bool strip_suffix(std::string& name, std::string_view suffix) {
   if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
@@ -21,6 +24,8 @@ bool strip_suffix(std::string& name, std::string_view suffix) {
   name.resize(name.size() - suffix.size());
   return true;
 }
+
+std::span<const std::byte> bytes_of(const std::vector<float>& v) { return std::as_bytes(std::span(v)); }
 
 std::vector<float> read_f32(const gguf::GgufFile& file, const gguf::TensorInfo& info) {
   if (info.format->id != formats::FormatId::F32) {
@@ -96,6 +101,43 @@ Imatrix load_imatrix(const std::filesystem::path& path) {
     m.importance.emplace(name, std::move(importance));
   }
   return m;
+}
+
+void save_imatrix(const ImatrixData& data, const std::filesystem::path& path) {
+  std::vector<gguf::KeyValue> md;
+  md.push_back({"general.type", gguf::Value::from_string("imatrix")});
+  gguf::Array datasets;
+  datasets.element_type = gguf::ValueType::string;
+  datasets.items = data.datasets;
+  md.push_back({"imatrix.datasets", gguf::Value::from_array(std::move(datasets))});
+  md.push_back({"imatrix.chunk_count", gguf::Value::from_u32(data.chunk_count)});
+  md.push_back({"imatrix.chunk_size", gguf::Value::from_u32(data.chunk_size)});
+
+  const formats::FormatTraits* f32 = &formats::traits(formats::FormatId::F32);
+  auto shape2 = [](std::int64_t rows, std::int64_t cols) {
+    Shape s;
+    s.rank = 2;
+    s.dims[0] = rows;
+    s.dims[1] = cols;
+    return s;
+  };
+  std::vector<gguf::TensorSpec> specs;
+  for (const auto& [name, e] : data.entries) {
+    const auto cols = static_cast<std::int64_t>(e.sum_sq.size());
+    if (!e.absmax.empty() && e.absmax.size() != e.sum_sq.size()) {
+      throw make_error("{}: '{}' has {} absmax values for {} columns", path.string(), name, e.absmax.size(), cols);
+    }
+    specs.push_back({name + std::string(kSums), shape2(1, cols), f32});
+    specs.push_back({name + std::string(kCounts), shape2(1, 1), f32});
+    if (!e.absmax.empty()) specs.push_back({name + std::string(kAbsmax), shape2(1, cols), f32});
+  }
+  gguf::GgufWriter writer(path, md, std::move(specs));
+  for (const auto& [name, e] : data.entries) {
+    writer.write_tensor(bytes_of(e.sum_sq));
+    writer.write_tensor(bytes_of(std::vector<float>{e.count}));
+    if (!e.absmax.empty()) writer.write_tensor(bytes_of(e.absmax));
+  }
+  writer.finish();
 }
 
 }  // namespace quantlm::quant

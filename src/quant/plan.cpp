@@ -45,7 +45,7 @@ int block_number(const std::string& name) {
   return ec == std::errc() && end != name.data() + 4 ? n : -1;
 }
 
-// Rows of `cols` values are a whole number of the format's blocks.
+// Rows of `cols` values can be stored: whole blocks, any length for row-level formats.
 bool fits(const formats::FormatTraits& f, std::int64_t cols) { return f.row_length_ok(cols); }
 
 // The fallback under the recipe's policy; sets plan.target, .fallback and .why.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -21,7 +22,9 @@
 #include "formats/quantize.h"
 #include "io/gguf/gguf_file.h"
 #include "io/gguf/gguf_writer.h"
+#include "quant/awq.h"
 #include "quant/file_types.h"
+#include "quant/gptq.h"
 #include "quant/imatrix.h"
 #include "quant/plan.h"
 
@@ -40,6 +43,7 @@ struct Job {
   const gguf::TensorInfo* info = nullptr;
   const TensorPlan* plan = nullptr;
   const std::vector<float>* importance = nullptr;  // columns (x slices), or null
+  bool gptq = false;                               // a candidate for GPTQ (the method and format allow it)
 };
 
 void set_key(std::vector<gguf::KeyValue>& metadata, std::string_view key, const gguf::Value& value) {
@@ -135,6 +139,42 @@ void release_pages(std::span<const std::byte> bytes) {
   if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
+// AWQ's scale groups are the Linears fed by a norm.
+bool is_awq_member(const std::string& name) {
+  return name.starts_with("blk.") &&
+         (name.ends_with(".attn_q.weight") || name.ends_with(".attn_k.weight") || name.ends_with(".attn_v.weight") ||
+          name.ends_with(".ffn_gate.weight") || name.ends_with(".ffn_up.weight"));
+}
+
+std::vector<float> decode_f32(std::span<const std::byte> src) {
+  std::vector<float> v(src.size() / sizeof(float));
+  std::memcpy(v.data(), src.data(), v.size() * sizeof(float));
+  return v;
+}
+
+std::vector<float> decode_matrix(const gguf::TensorInfo& info, std::span<const std::byte> src) {
+  const std::int64_t cols = info.shape.innermost();
+  const std::int64_t rows = info.shape.rows();
+  const std::int64_t row_bytes = info.format->row_bytes(cols);
+  std::vector<float> w(static_cast<std::size_t>(rows * cols));
+  for (std::int64_t r = 0; r < rows; ++r)
+    info.format->dequantize(src.data() + r * row_bytes, w.data() + r * cols, cols);
+  return w;
+}
+
+void scale_columns(std::vector<float>& w, const std::vector<float>& s) {
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] *= s[i % s.size()];
+}
+
+std::vector<double> scale_hessian(const std::vector<double>& h, const std::vector<float>& s) {
+  const std::size_t n = s.size();
+  std::vector<double> out(h.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < n; ++j) out[i * n + j] = h[i * n + j] / (double{s[i]} * s[j]);
+  }
+  return out;
+}
+
 class TensorQuantizer {
  public:
   TensorQuantizer(const ResolvedRecipe& recipe, ThreadPool& pool, ProgressBar& bar)
@@ -192,6 +232,47 @@ class TensorQuantizer {
     return total;
   }
 
+  // RTN of an already decoded (AWQ-scaled) matrix: run() with an F32 source.
+  ErrorSums run_floats(const Job& job, const std::vector<float>& w, std::span<std::byte> out) {
+    gguf::TensorInfo info = *job.info;
+    info.format = &formats::traits(formats::FormatId::F32);
+    TensorPlan plan = *job.plan;
+    plan.source = info.format;
+    Job as_f32 = job;
+    as_f32.info = &info;
+    as_f32.plan = &plan;
+    return run(as_f32, std::as_bytes(std::span(w)), out);
+  }
+
+  // GPTQ over the whole matrix w (decoded, rows × cols; rows are spread over
+  // the pool inside), then the same error sums as run(), added in row order.
+  ErrorSums run_gptq(const Job& job, std::span<const float> w, std::span<const double> h, std::span<std::byte> out) {
+    const formats::FormatTraits& to = *job.plan->target;
+    const std::int64_t cols = job.info->shape.innermost();
+    const std::int64_t rows = job.info->shape.rows();
+    const std::int64_t dst_row = to.row_bytes(cols);
+    GptqOptions o;
+    o.damp = recipe_.recipe.gptq_damp;
+    o.block = recipe_.recipe.gptq_block;
+    o.act_order = recipe_.recipe.gptq_act_order;
+    o.search = recipe_.params.search;
+    o.percentile = recipe_.params.percentile;
+    gptq_quantize(to, w, rows, cols, h, out.data(), o, pool_);
+    ErrorSums e;
+    std::vector<float> decoded(static_cast<std::size_t>(cols));
+    for (std::int64_t r = 0; r < rows; ++r) {
+      to.dequantize(out.data() + r * dst_row, decoded.data(), cols);
+      for (std::int64_t c = 0; c < cols; ++c) {
+        const double x = w[static_cast<std::size_t>(r * cols + c)];
+        const double d = x - static_cast<double>(decoded[static_cast<std::size_t>(c)]);
+        e.signal += x * x;
+        e.noise += d * d;
+      }
+    }
+    advance(rows * cols);
+    return e;
+  }
+
   // Counts weights that needed no work (copied tensors) toward the bar.
   void advance(std::int64_t weights) {
     const std::int64_t done = weights_done_.fetch_add(weights) + weights;
@@ -239,7 +320,15 @@ QuantizeReport quantize_model(const QuantizeOptions& options) {
   for (const gguf::TensorInfo& t : in.tensors()) descs.push_back({t.name, t.ne, t.format});
   const Plan plan = plan_tensors(recipe, model_facts(in.metadata()), descs, imatrix.has_value());
 
+  const std::string& method = options.recipe.method;
+  const bool gptq = method == "gptq" || method == "awq-gptq";
+  const bool awq = method == "awq" || method == "awq-gptq";
+  if ((gptq || awq) && options.hessians == nullptr && !options.dry_run) {
+    throw make_error("--method {} needs the calibration statistics (no Hessian source was given)", method);
+  }
   std::vector<Job> jobs;
+  std::vector<std::string> gptq_names;  // weights whose Hessian will be asked for, in file order
+  std::map<std::string, const formats::FormatTraits*> targets;  // converted weights
   std::vector<gguf::TensorSpec> specs;
   std::set<std::pair<const formats::FormatTraits*, bool>> probed;
   std::int64_t total_weights = 0;
@@ -255,6 +344,10 @@ QuantizeReport quantize_model(const QuantizeOptions& options) {
         throw make_error("{} is {}, which quantlm cannot decode", info.name, p.source->name);
       job.importance = importance_for(imatrix ? &*imatrix : nullptr, info);
       if (probed.insert({p.target, job.importance != nullptr}).second) probe(job, recipe);
+      // Stacked matrices (experts) would need one Hessian per slice: RTN.
+      job.gptq = gptq && is_quantized(*p.target) && gptq_supports(*p.target) && info.shape.rank == 2;
+      if (job.gptq || (awq && is_awq_member(info.name))) gptq_names.push_back(info.name);
+      targets[info.name] = p.target;
     }
     jobs.push_back(job);
     specs.push_back({info.name, info.shape, p.target});
@@ -270,6 +363,16 @@ QuantizeReport quantize_model(const QuantizeOptions& options) {
   ThreadPool pool(options.threads == 0 ? hardware_thread_count() : options.threads);
   report.threads = pool.size();
 
+  // Before the writer and the bar: the first calibration pass has its own bar.
+  AwqPlan awq_plan;
+  if ((gptq || awq) && !options.dry_run) {
+    options.hessians->prepare(gptq_names);
+    auto target_of = [&](const std::string& name) -> const formats::FormatTraits* {
+      const auto it = targets.find(name);
+      return it != targets.end() ? it->second : nullptr;
+    };
+    if (awq) awq_plan = plan_awq(in, target_of, *options.hessians, recipe.params);
+  }
   std::unique_ptr<gguf::GgufWriter> writer;
   if (!options.dry_run) {
     writer = std::make_unique<gguf::GgufWriter>(
@@ -299,12 +402,41 @@ QuantizeReport quantize_model(const QuantizeOptions& options) {
     if (!options.dry_run) {
       const std::span<const std::byte> src = in.tensor_data(info);
       bar.set_extra(info.name);
-      if (p.copy()) {
+      const auto norm_scale = awq_plan.norm_scales.find(info.name);
+      const auto weight_scale = awq_plan.weight_scales.find(info.name);
+      if (p.copy() && norm_scale != awq_plan.norm_scales.end()) {
+        // The norm's weight divided by the scales its Linears were multiplied by (F32, checked by plan_awq).
+        std::vector<float> g = decode_f32(src);
+        for (std::size_t c = 0; c < g.size(); ++c) g[c] /= norm_scale->second[c];
+        r.why += " +awq";
+        writer->write_tensor(std::as_bytes(std::span(g)));
+        quantizer.advance(r.elements);
+      } else if (p.copy()) {
         writer->write_tensor(src);
         quantizer.advance(r.elements);
       } else {
         out.resize(r.bytes_after);
-        r.error = quantizer.run(job, src, out);
+        const Hessian* h = job.gptq ? options.hessians->hessian(info.name) : nullptr;
+        const bool use_gptq = h != nullptr && h->cols == info.shape.innermost();
+        const std::vector<float>* s = weight_scale != awq_plan.weight_scales.end() ? &weight_scale->second : nullptr;
+        if (s == nullptr && !use_gptq) {
+          r.error = quantizer.run(job, src, out);
+        } else {
+          std::vector<float> w = decode_matrix(info, src);
+          std::vector<double> hs;
+          if (s != nullptr) {
+            r.why += " +awq";
+            scale_columns(w, *s);
+            // The scaled weight sees the input divided by s: H' = S⁻¹·H·S⁻¹.
+            if (use_gptq) hs = scale_hessian(h->h, *s);
+          }
+          if (use_gptq) {
+            r.why += " +gptq";
+            r.error = quantizer.run_gptq(job, w, s != nullptr ? std::span<const double>(hs) : h->h, out);
+          } else {
+            r.error = quantizer.run_floats(job, w, out);
+          }
+        }
         writer->write_tensor(std::span<const std::byte>(out.data(), r.bytes_after));
       }
       release_pages(src);

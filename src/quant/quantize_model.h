@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/progress.h"
+#include "quant/hessian_source.h"
 #include "quant/recipe.h"
 #include "quant/report.h"
 
@@ -25,6 +26,9 @@ struct QuantizeOptions {
   // Called after each tensor's data is written (file order). An exception
   // thrown here aborts the run like any failure: the tests inject one.
   std::function<void(const TensorReport&)> on_tensor;
+  // Each Linear's input Gram matrix, for recipe.method == "gptq" (required
+  // then; quant/calibration.h builds one from the model and a text).
+  HessianSource* hessians = nullptr;
 };
 
 // Reads `input` (mmapped) and writes `output` atomically: tensors in

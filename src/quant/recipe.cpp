@@ -157,6 +157,22 @@ ResolvedRecipe resolve(const Recipe& recipe) {
   r.params.correction = recipe.correction;
   r.params.correction_per_channel = !recipe.correction_per_tensor;
   r.params.tensor_scale = recipe.tensor_scale;
+
+  if (recipe.method != "rtn" && recipe.method != "gptq" && recipe.method != "awq" && recipe.method != "awq-gptq") {
+    throw make_error("--method '{}': expected rtn, gptq, awq or awq-gptq", recipe.method);
+  }
+  if (recipe.method != "rtn") {
+    if (recipe.calib.empty()) throw make_error("--method {} needs calibration text (--calib FILE)", recipe.method);
+    if (!(recipe.gptq_damp > 0.0 && recipe.gptq_damp < 1e6)) {
+      throw make_error("--gptq-damp {}: expected a positive fraction of mean(diag H)", recipe.gptq_damp);
+    }
+    if (recipe.gptq_block < 1) throw make_error("--gptq-block {}: expected at least 1", recipe.gptq_block);
+    if (recipe.calib_ctx < 2) throw make_error("--calib-ctx {}: expected at least 2 tokens", recipe.calib_ctx);
+    if (recipe.calib_chunks < 0) throw make_error("--calib-chunks {}: expected 0 (all) or more", recipe.calib_chunks);
+    if (recipe.tensor_scale || recipe.correction != ScaleCorrection::none) {
+      throw make_error("--method {} does not combine with --tensor-scale or --gamma", recipe.method);
+    }
+  }
   return r;
 }
 
@@ -178,7 +194,14 @@ nlohmann::json to_json(const Recipe& recipe) {
           {"gamma", to_string(recipe.correction)},
           {"gamma_per_tensor", recipe.correction_per_tensor},
           {"tensor_scale", recipe.tensor_scale},
-          {"imatrix", recipe.imatrix}};
+          {"imatrix", recipe.imatrix},
+          {"method", recipe.method},
+          {"calib", recipe.calib},
+          {"calib_ctx", recipe.calib_ctx},
+          {"calib_chunks", recipe.calib_chunks},
+          {"gptq_damp", recipe.gptq_damp},
+          {"gptq_block", recipe.gptq_block},
+          {"gptq_act_order", recipe.gptq_act_order}};
 }
 
 Recipe recipe_from_json(const nlohmann::json& json, std::string_view source) {
@@ -188,7 +211,8 @@ Recipe recipe_from_json(const nlohmann::json& json, std::string_view source) {
   // key is an error that names the key, not a silently ignored setting.
   auto get = [&](const std::string& key, auto& out, nlohmann::json::value_t type) {
     const auto& v = json.at(key);
-    const bool ok = v.type() == type || (type == nlohmann::json::value_t::number_float && v.is_number());
+    const bool ok = v.type() == type || (type == nlohmann::json::value_t::number_float && v.is_number()) ||
+                    (type == nlohmann::json::value_t::number_integer && v.is_number_integer());
     if (!ok) throw make_error("{}: recipe field '{}' has the wrong type ({})", source, key, v.type_name());
     out = v.get<std::remove_reference_t<decltype(out)>>();
   };
@@ -220,6 +244,20 @@ Recipe recipe_from_json(const nlohmann::json& json, std::string_view source) {
       get(key, r.tensor_scale, T::boolean);
     } else if (key == "imatrix") {
       get(key, r.imatrix, T::string);
+    } else if (key == "method") {
+      get(key, r.method, T::string);
+    } else if (key == "calib") {
+      get(key, r.calib, T::string);
+    } else if (key == "calib_ctx") {
+      get(key, r.calib_ctx, T::number_integer);
+    } else if (key == "calib_chunks") {
+      get(key, r.calib_chunks, T::number_integer);
+    } else if (key == "gptq_damp") {
+      get(key, r.gptq_damp, T::number_float);
+    } else if (key == "gptq_block") {
+      get(key, r.gptq_block, T::number_integer);
+    } else if (key == "gptq_act_order") {
+      get(key, r.gptq_act_order, T::boolean);
     } else if (key == "scale_search") {
       std::string name;
       get(key, name, T::string);

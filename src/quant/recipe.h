@@ -51,6 +51,19 @@ struct Recipe {
   bool correction_per_tensor = false;  // one factor per tensor instead of one per row
   bool tensor_scale = false;           // one scale for the whole tensor (quantlm's per-row formats)
   std::string imatrix;                 // llama.cpp imatrix GGUF; empty: none
+  // How matrices are rounded: "rtn" (each block on its own, the default),
+  // "gptq" (Hessian-guided, from activations of the float model over the
+  // calibration text), "awq" (per-input-channel scales folded into the
+  // preceding RMSNorm, then RTN) or "awq-gptq" (both); docs/GPTQ.md. Formats
+  // GPTQ cannot write, and tensors that are no Linear the model runs
+  // (token_embd), stay RTN.
+  std::string method = "rtn";
+  std::string calib;              // calibration text for gptq
+  std::int64_t calib_ctx = 512;   // tokens per calibration chunk (llama-imatrix's default)
+  std::int64_t calib_chunks = 0;  // 0: every whole chunk of the text
+  double gptq_damp = 0.01;        // dampening, a fraction of mean(diag H)
+  std::int64_t gptq_block = 128;  // columns per lazy update
+  bool gptq_act_order = false;    // columns by decreasing activation, scales fixed up front
 
   friend bool operator==(const Recipe&, const Recipe&) = default;
 };

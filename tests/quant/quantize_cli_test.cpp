@@ -1,35 +1,22 @@
 // `quantlm quantize` end to end: help from the declarations, the JSON record, errors and exit codes.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "support/assets.h"
+#include "support/run_quantlm.h"
 #include "support/temp_dir.h"
 
 namespace {
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-};
+using quantlm::test::CommandResult;
+using quantlm::test::quoted;
 
 CommandResult run(const std::string& args, bool with_stderr = true) {
-  const std::string command = std::string(QUANTLM_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  CommandResult result;
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.out += buffer.data();
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return quantlm::test::run_quantlm(
+      args, with_stderr ? quantlm::test::Streams::stdout_and_stderr : quantlm::test::Streams::stdout_only);
 }
-
-std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
 
 TEST(QuantizeCli, HelpListsPresetsAndOptionValues) {
   const CommandResult r = run("quantize --help");

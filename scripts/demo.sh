@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on a default that needs no download: build quantlm, then describe, generate from and measure the
-# perplexity of stories260K when ../shared/assets is present, otherwise of a random-weight Llama that `quantlm synth`
-# writes (its text is noise and its perplexity near the vocabulary size: it shows the pipeline, not quality).
+# The main job on a default that needs no download: build quantlm, then describe, generate from, measure the
+# perplexity of, and quantize into several types side by side (size, bits per weight, PPL, KLD) stories260K when
+# ../shared/assets is present, otherwise a random-weight Llama that `quantlm synth` writes (its text is noise and its
+# perplexity near the vocabulary size: it shows the pipeline, not quality).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -23,3 +24,4 @@ fi
 "$q" info "$model" | head -n 20
 "$q" generate "$model" -p "Once upon a time" -n 48
 "$q" perplexity "$model" -f "$text" -c 256 --chunks 100
+"$q" compare "$model" -f "$text" -c 256 --chunks 100

@@ -11,6 +11,7 @@ packages=(
   libcli11-dev                   # command-line parsing and --help
   clang clang-format clang-tidy  # fuzzing (libFuzzer), formatting and lint
   libclang-rt-14-dev             # libFuzzer and sanitizer runtimes for clang
+  python3                        # bench/quality_tables.py turns quality runs into tables
 )
 
 missing=()

@@ -12,5 +12,8 @@ void add_convert_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
 void add_kld_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
 
 }  // namespace quantlm::cli

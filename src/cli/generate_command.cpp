@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,8 @@ namespace {
 
 struct GenerateOptions {
   std::string model;
-  std::string prompt;
-  std::string prompt_file;
+  std::optional<std::string> prompt;  // -p "" is a prompt: generation from BOS alone
+  std::optional<std::string> prompt_file;
   std::int64_t n_predict = 128;
   model::SamplerConfig sampler;
   std::size_t threads = 0;  // 0: every hardware thread
@@ -66,7 +67,8 @@ class Streamer {
 };
 
 void run(const GenerateOptions& o) {
-  if (o.prompt.empty() == o.prompt_file.empty()) throw make_error("generate: give exactly one of -p and -f");
+  if (o.prompt.has_value() == o.prompt_file.has_value())
+    throw make_error("generate: give exactly one of -p and -f (-p \"\" starts from BOS alone)");
   if (o.n_predict < 0) throw make_error("generate: -n {} is negative", o.n_predict);
   if (o.threads > 0) set_default_thread_count(o.threads);
   const io::ModelSource source = io::open_model_source(o.model);
@@ -75,8 +77,10 @@ void run(const GenerateOptions& o) {
   const tokenizer::Tokenizer& tok = *source.tokenizer;
   model::LlamaModel lm(source, model::LlamaOptions{.context_length = o.context});
 
-  const std::string prompt = o.prompt.empty() ? read_file(o.prompt_file) : o.prompt;
+  const std::string prompt = o.prompt.has_value() ? *o.prompt : read_file(*o.prompt_file);
   const std::vector<std::int32_t> ids = tok.encode(prompt, tok.adds_bos_by_default());
+  if (ids.empty())
+    throw make_error("generate: the prompt is empty and the vocabulary adds no BOS: nothing to start from");
   fmt::print(stderr, "{}: {} blocks, dim {}, vocab {}, context {}; kernels {}; {} threads\n", source.description,
              lm.config().n_layers, lm.config().dim, lm.vocab_size(), lm.context_length(), lm.kernel_summary(),
              default_thread_pool().size());
@@ -107,7 +111,8 @@ void add_generate_command(CLI::App& app) {
                                      "Generate text with the float engine: greedy at --temp 0 (the default), else "
                                      "temperature / top-k / top-p sampling. Text goes to stdout, timings to stderr.");
   cmd->add_option("model", o->model, "Model: GGUF file, llama2.c .bin or Hugging Face directory")->required();
-  cmd->add_option("-p,--prompt", o->prompt, "Prompt text (BOS is added when the vocabulary adds it by default)");
+  cmd->add_option("-p,--prompt", o->prompt,
+                  "Prompt text (BOS is added when the vocabulary adds it by default; \"\": BOS alone)");
   cmd->add_option("-f,--file", o->prompt_file, "Read the prompt from this file instead");
   cmd->add_option("-n,--n-predict", o->n_predict, "Tokens to generate at most")->capture_default_str();
   cmd->add_option("--temp", o->sampler.temperature, "Temperature; 0 is greedy")->capture_default_str();

@@ -20,6 +20,9 @@ int run(int argc, char** argv) {
   quantlm::cli::add_perplexity_command(app);
   quantlm::cli::add_kld_command(app);
   quantlm::cli::add_quantize_command(app);
+  quantlm::cli::add_calibrate_command(app);
+  quantlm::cli::add_bench_command(app);
+  quantlm::cli::add_compare_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,44 +1,30 @@
 // End-to-end tests of the quantlm command: info (text and JSON), synth, help, and errors on bad input.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "support/assets.h"
+#include "support/run_quantlm.h"
 #include "support/temp_dir.h"
 
 namespace {
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr together
-};
+using quantlm::test::CommandResult;
+using quantlm::test::quoted;
 
-CommandResult run(const std::string& args) {
-  const std::string command = std::string(QUANTLM_BINARY) + " " + args + " 2>&1";
-  CommandResult result;
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.out += buffer.data();
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+CommandResult run(const std::string& args) { return quantlm::test::run_quantlm(args); }
+
+CommandResult run_stdout_only(const std::string& args) {
+  return quantlm::test::run_quantlm(args, quantlm::test::Streams::stdout_only);
 }
-
-CommandResult run_stdout_only(const std::string& args) { return run(args + " 2>/dev/null"); }
 
 std::string read_all(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
-
-std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
 
 TEST(Cli, HelpListsCommandsAndOptions) {
   const CommandResult top = run("--help");
@@ -108,6 +94,20 @@ TEST(Cli, SynthIsReproducibleAndDescribable) {
   EXPECT_EQ(j["tokenizer"]["vocab_size"], 512);
   const CommandResult half = run_stdout_only("info --json " + quoted(c));
   EXPECT_EQ(nlohmann::json::parse(half.out)["by_type"]["F16"]["tensors"], 3 * 7 + 2);
+}
+
+// -p "" starts from BOS alone (how llama.cpp's samples are drawn); no prompt at all is an error.
+TEST(Cli, GenerateFromBosAloneAndRequiresAPrompt) {
+  quantlm::test::TempDir dir;
+  const std::filesystem::path model = dir / "m.gguf";
+  ASSERT_EQ(run("synth " + quoted(model)).exit_code, 0);
+  const CommandResult greedy = run_stdout_only("generate " + quoted(model) + " -p '' -n 6 --ignore-eos");
+  ASSERT_EQ(greedy.exit_code, 0) << run("generate " + quoted(model) + " -p '' -n 6").out;
+  EXPECT_FALSE(greedy.out.empty());
+  EXPECT_EQ(run_stdout_only("generate " + quoted(model) + " -p '' -n 6 --ignore-eos").out, greedy.out);
+  const CommandResult none = run("generate " + quoted(model) + " -n 6");
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.out.find("-p"), std::string::npos) << none.out;
 }
 
 TEST(Cli, SynthRejectsInconsistentShapes) {

@@ -1,33 +1,21 @@
 // `quantlm perplexity` and `quantlm kld` end to end on synthetic models: JSON records, saved base logits, errors.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "support/run_quantlm.h"
 #include "support/temp_dir.h"
 
 namespace {
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-};
+using quantlm::test::CommandResult;
 
 // Runs quantlm with `args`; stderr joins stdout unless `stdout_only`.
 CommandResult run(const std::string& args, bool stdout_only = false) {
-  const std::string command = std::string(QUANTLM_BINARY) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
-  CommandResult result;
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.out += buffer.data();
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return quantlm::test::run_quantlm(
+      args, stdout_only ? quantlm::test::Streams::stdout_only : quantlm::test::Streams::stdout_and_stderr);
 }
 
 nlohmann::json run_json(const std::string& args) {

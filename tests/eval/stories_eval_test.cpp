@@ -83,6 +83,40 @@ TEST(Stories260K, PerplexityMatchesLlamaCpp) {
   }
 }
 
+// The llama2.c checkpoint holds the GGUF's weights (its q/k rows permuted back on load): the same bits in, the
+// same perplexity out, to the last digit. On the first 300 chunks llama.cpp gives 4.0548 (ANCHORS.md).
+TEST(Stories260K, Llama2cCheckpointGivesTheGgufsPerplexity) {
+  QUANTLM_REQUIRE_ASSETS(assets);
+  const EvalModel gguf = open_eval_model(stories(assets, "F32"), "MODEL", 256);
+  const EvalModel bin = open_eval_model(assets / "models/stories260K/stories260K.bin", "MODEL", 256);
+  const std::string raw = read_text_file(assets / "text/tinystories/valid-head.txt");
+  const EvalTokens text = tokenize_eval_text(*gguf.tokenizer, raw);
+  EXPECT_EQ(tokenize_eval_text(*bin.tokenizer, raw).ids, text.ids) << "tok512.bin and the GGUF vocabulary";
+  const EvalOptions o = options(256, kOptimized ? 300 : 4);
+  const PerplexityResult a = perplexity(*gguf.lm, text, o);
+  const PerplexityResult b = perplexity(*bin.lm, text, o);
+  EXPECT_EQ(b.figures.ppl, a.figures.ppl);
+  EXPECT_EQ(b.figures.ppl_error, a.figures.ppl_error);
+  if (kOptimized) {
+    EXPECT_NEAR(b.figures.ppl, 4.0548, 0.0003);
+  }
+}
+
+// llama.cpp's F16 and BF16 files give 4.8751 over the whole text (ANCHORS.md). quantlm measures 4.8750 (F16: its
+// activations stay f32 where llama.cpp rounds them to f16) and 4.8752 (BF16), both within 0.0003.
+TEST(Stories260K, HalfPrecisionFilesGiveLlamaCppsPerplexity) {
+  QUANTLM_REQUIRE_ASSETS(assets);
+  if (!kOptimized) GTEST_SKIP() << "the whole text takes minutes in a Debug/sanitizer build; Release checks it";
+  for (const char* type : {"F16", "BF16"}) {
+    const EvalModel m = open_eval_model(stories(assets, type), "MODEL", 256);
+    const EvalTokens text =
+        tokenize_eval_text(*m.tokenizer, read_text_file(assets / "text/tinystories/valid-head.txt"));
+    const PerplexityResult r = perplexity(*m.lm, text, options(256, 0));
+    EXPECT_EQ(r.plan.n_chunks, 1535) << type;
+    EXPECT_NEAR(r.figures.ppl, 4.8751, 0.0003) << type;
+  }
+}
+
 // llama.cpp's Q8_0 file against F32: ANCHORS.md gives KLD 0.000776 and 98.37%
 // same top token over the whole text, with llama.cpp's engine, which also
 // rounds activations to Q8_0 (F16 for F16 weights); the float engine keeps

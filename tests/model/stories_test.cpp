@@ -140,24 +140,36 @@ TEST(Stories260K, ScalarPathMatchesGoldenToo) {
   EXPECT_LT(e.max_rel, kGoldenRelative);
 }
 
-TEST(Stories260K, GreedyGenerationFromBosTellsTheUpstreamStory) {
+// The first 200 tokens that llama.cpp (34af94cd, examples/simple: greedy sampler, empty prompt so BOS alone)
+// generates from stories260K.gguf; its first sentence is the upstream sample in ../shared/assets/README.md.
+// The GGUF and the llama2.c checkpoint must both tell exactly this story.
+TEST(Stories260K, GreedyGenerationFromBosTellsLlamaCppsStoryForTwoHundredTokens) {
   QUANTLM_REQUIRE_ASSETS(assets);
-  const io::ModelSource source = io::open_model_source(stories(assets));
-  ASSERT_NE(source.tokenizer, nullptr);
-  LlamaModel model(source);
-  std::vector<std::int32_t> generated;
-  std::vector<float> logits(kVocab);
-  std::int32_t token = source.tokenizer->bos();
   const std::string expected =
-      "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
-  std::string text;
-  while (text.size() < expected.size() && generated.size() < 100) {
-    model.forward(std::span(&token, 1), logits);
-    token = Sampler::argmax(logits);
-    generated.push_back(token);
-    text = source.tokenizer->decode(generated);
+      "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a "
+      "big, red ball. She wanted to play with it, but it was too high.\n"
+      "Lily's mom said, \"Lily, let's go to the park.\" Lily was sad and didn't know what to do. She said, \"I want to "
+      "play with your ball, but I can't find it.\"\n"
+      "Lily was sad and didn't know what to do. She said, \"I'm sorry, Lily. I didn't know what to do.\"\n"
+      "Lily didn't want to help her mom, so she";
+  ASSERT_EQ(
+      expected.rfind("Once upon a time, there was a little girl named Lily. She loved to play outside in the park.", 0),
+      0U);
+  for (const char* file : {"stories260K.gguf", "stories260K.bin"}) {
+    const io::ModelSource source = io::open_model_source(stories(assets, file));
+    ASSERT_NE(source.tokenizer, nullptr) << file;
+    LlamaModel model(source);
+    std::vector<std::int32_t> generated;
+    std::vector<float> logits(kVocab);
+    std::int32_t token = source.tokenizer->bos();
+    while (generated.size() < 200) {
+      model.forward(std::span(&token, 1), logits);
+      token = Sampler::argmax(logits);
+      ASSERT_NE(token, source.tokenizer->eos()) << file << ": end of text after " << generated.size() << " tokens";
+      generated.push_back(token);
+    }
+    EXPECT_EQ(source.tokenizer->decode(generated), expected) << file;
   }
-  EXPECT_EQ(text.substr(0, expected.size()), expected);
 }
 
 // F16 and BF16 files (llama.cpp-quantized; ffn_down and output.weight in their own types, see the assets README)

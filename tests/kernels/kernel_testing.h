@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <random>
@@ -46,6 +47,24 @@ inline Weight make_weight(const formats::FormatTraits& format, std::int64_t rows
   }
   w.view = TensorView{w.bytes.data(), Shape{{rows, cols}, 2}, format.storage(), row_bytes};
   return w;
+}
+
+// Token t of x (tokens × cols) times row r of w (rows × cols), in double: the exact product, and the sum of the
+// terms' magnitudes that bounds a float summation's error.
+struct ExactProduct {
+  double value = 0;
+  double magnitude = 0;
+};
+
+inline ExactProduct exact_product(const std::vector<double>& x, const std::vector<double>& w, std::int64_t t,
+                                  std::int64_t r, std::int64_t cols) {
+  ExactProduct e;
+  for (std::int64_t k = 0; k < cols; ++k) {
+    const double p = x[static_cast<std::size_t>(t * cols + k)] * w[static_cast<std::size_t>(r * cols + k)];
+    e.value += p;
+    e.magnitude += std::fabs(p);
+  }
+  return e;
 }
 
 // One kernel of kernels_for(format), as a test parameter named after it ("Q4_0 avx512-vnni" -> Q4_0_avx512_vnni).

@@ -73,14 +73,7 @@ void check_kernel(const MatmulKernel& kernel, const MatmulKernel& reference, Cas
   const std::vector<float> y_ref = run_kernel(reference, w, x, c);
   for (std::int64_t t = 0; t < c.tokens; ++t) {
     for (std::int64_t r = 0; r < c.rows; ++r) {
-      double exact = 0;
-      double magnitude = 0;
-      for (std::int64_t k = 0; k < c.cols; ++k) {
-        const double p =
-            xq[static_cast<std::size_t>(t * c.cols + k)] * w.decoded[static_cast<std::size_t>(r * c.cols + k)];
-        exact += p;
-        magnitude += std::fabs(p);
-      }
+      const auto [exact, magnitude] = testing::exact_product(xq, w.decoded, t, r, c.cols);
       const auto i = static_cast<std::size_t>(t * c.rows + r);
       const double bound = kRelTolerance * magnitude;
       ASSERT_LE(std::fabs(y[i] - exact), bound) << "token " << t << " row " << r << ": " << y[i] << " vs " << exact;

@@ -106,14 +106,7 @@ TEST_P(LegacyKernels, MatchScalarBitForBitAndExactProduct) {
     const double gamma = n * u / (1.0 - n * u);
     for (std::int64_t t = 0; t < c.tokens; ++t) {
       for (std::int64_t r = 0; r < c.rows; ++r) {
-        double exact = 0;
-        double magnitude = 0;
-        for (std::int64_t k = 0; k < c.cols; ++k) {
-          const double p =
-              xq[static_cast<std::size_t>(t * c.cols + k)] * w.decoded[static_cast<std::size_t>(r * c.cols + k)];
-          exact += p;
-          magnitude += std::fabs(p);
-        }
+        const auto [exact, magnitude] = testing::exact_product(xq, w.decoded, t, r, c.cols);
         const auto i = static_cast<std::size_t>(t * c.rows + r);
         ASSERT_EQ(y[i], y_ref[i]) << "token " << t << " row " << r << " vs the scalar kernel";
         // Formats with a minimum compute d·Σ and m·s apart: their sizes, not |x·w|, bound the error.

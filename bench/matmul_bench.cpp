@@ -2,12 +2,10 @@
 // beside its format's scalar kernel, one thread, in one process.
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <string>
-#include <vector>
 
-#include "core/aligned_buffer.h"
 #include "kernels/matmul.h"
+#include "matmul_operands.h"
 
 namespace quantlm::kernels {
 namespace {
@@ -16,45 +14,8 @@ struct Problem {
   std::int64_t rows, cols, tokens;
 };
 
-// A {rows, cols} weight of `format` from Gaussian values, kept alive for the benchmark.
-struct Operands {
-  AlignedBuffer<std::byte> weight;
-  AlignedBuffer<float> x;
-  AlignedBuffer<float> y;
-  TensorView view;
-};
-
-Operands make_operands(const formats::FormatTraits& format, Problem p) {
-  Operands o;
-  std::mt19937 rng(1);
-  std::normal_distribution<float> normal(0.0F, 1.0F);
-  const std::int64_t row_bytes = format.row_bytes(p.cols);
-  o.weight = AlignedBuffer<std::byte>(static_cast<std::size_t>(p.rows * row_bytes));
-  std::vector<float> row(static_cast<std::size_t>(p.cols));
-  for (std::int64_t r = 0; r < p.rows; ++r) {
-    for (float& v : row) v = normal(rng);
-    format.quantize_ref(row.data(), o.weight.data() + r * row_bytes, p.cols);
-  }
-  o.x = AlignedBuffer<float>(static_cast<std::size_t>(p.tokens * p.cols));
-  for (float& v : o.x) v = normal(rng);
-  o.y = AlignedBuffer<float>(static_cast<std::size_t>(p.tokens * p.rows));
-  o.view = TensorView{o.weight.data(), Shape{{p.rows, p.cols}, 2}, format.storage(), row_bytes};
-  return o;
-}
-
 void run(benchmark::State& state, const MatmulKernel* kernel, Problem p) {
-  const formats::FormatTraits& format = formats::traits(kernel->format);
-  Operands o = make_operands(format, p);
-  const MatmulArgs args{o.view, &format, o.x.data(), p.cols, nullptr, 0, p.tokens, o.y.data(), p.rows};
-  for (auto _ : state) {
-    run_serial(*kernel, args);
-    benchmark::DoNotOptimize(o.y.data());
-    benchmark::ClobberMemory();
-  }
-  const auto iterations = static_cast<double>(state.iterations());
-  state.SetBytesProcessed(static_cast<std::int64_t>(iterations) * p.rows * o.view.row_stride);  // weight bytes read
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(p.rows * p.cols * p.tokens) * iterations,
-                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  bench::run_product(state, *kernel, p.rows, p.cols, p.tokens, "GFLOP/s");
 }
 
 void register_all() {

@@ -24,6 +24,26 @@ QuantizeOptions options(const std::filesystem::path& in, const std::filesystem::
   return o;
 }
 
+// The recipe of a calibrated method over the first 8 chunks of 256 tokens of `calib`.
+QuantizeOptions calibrated(QuantizeOptions o, const std::string& method, const std::filesystem::path& calib) {
+  o.recipe.method = method;
+  o.recipe.calib = calib.string();
+  o.recipe.calib_ctx = 256;
+  o.recipe.calib_chunks = 8;
+  return o;
+}
+
+// The Hessian collection that recipe asks for.
+CalibrationHessians::Settings hessian_settings(const std::filesystem::path& model, const std::filesystem::path& calib) {
+  CalibrationHessians::Settings s;
+  s.model = model;
+  s.text = calib;
+  s.calib.n_ctx = 256;
+  s.calib.max_chunks = 8;
+  s.calib.progress = ProgressMode::never;
+  return s;
+}
+
 TEST(GptqModel, NeedsAHessianSource) {
   test::TempDir dir;
   QuantizeOptions o = options(dir / "in.gguf", dir / "out.gguf", "Q4_0");
@@ -59,17 +79,8 @@ TEST(GptqModelAssets, Stories260kQ4_0) {
   QuantizeOptions rtn = options(model, dir / "rtn.gguf", "Q4_0");
   const QuantizeReport r_rtn = quantize_model(rtn);
 
-  QuantizeOptions o = options(model, dir / "gptq.gguf", "Q4_0");
-  o.recipe.method = "gptq";
-  o.recipe.calib = calib.string();
-  o.recipe.calib_ctx = 256;
-  o.recipe.calib_chunks = 8;
-  CalibrationHessians::Settings s;
-  s.model = model;
-  s.text = calib;
-  s.calib.n_ctx = 256;
-  s.calib.max_chunks = 8;
-  s.calib.progress = ProgressMode::never;
+  QuantizeOptions o = calibrated(options(model, dir / "gptq.gguf", "Q4_0"), "gptq", calib);
+  CalibrationHessians::Settings s = hessian_settings(model, calib);
   s.threads = 2;
   s.budget_bytes = 200 * 1024;  // a few layers per pass: exercises the bounded, multi-pass collection
   CalibrationHessians hessians(s);
@@ -107,18 +118,8 @@ TEST(GptqModelAssets, Stories260kAwqGptqFoldsScalesIntoNorms) {
   test::TempDir dir;
   const auto model = assets / "models/stories260K/stories260K.gguf";
   const auto calib = assets / "text/tinystories/calib.txt";
-  QuantizeOptions o = options(model, dir / "awq.gguf", "Q4_0");
-  o.recipe.method = "awq-gptq";
-  o.recipe.calib = calib.string();
-  o.recipe.calib_ctx = 256;
-  o.recipe.calib_chunks = 8;
-  CalibrationHessians::Settings s;
-  s.model = model;
-  s.text = calib;
-  s.calib.n_ctx = 256;
-  s.calib.max_chunks = 8;
-  s.calib.progress = ProgressMode::never;
-  CalibrationHessians hessians(s);
+  QuantizeOptions o = calibrated(options(model, dir / "awq.gguf", "Q4_0"), "awq-gptq", calib);
+  CalibrationHessians hessians(hessian_settings(model, calib));
   o.hessians = &hessians;
   const QuantizeReport r = quantize_model(o);
   int norms = 0;
